@@ -1,0 +1,46 @@
+/**
+ * winston, configured once by the entry point. JSON for machines, `pretty`
+ * for people. Child loggers carry `task_id`, `queue`, `attempt`.
+ */
+import winston from 'winston';
+import type { Config } from './config.js';
+
+export type Logger = winston.Logger;
+
+export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'LOG_FORMAT'>, service = 'taskhook'): Logger {
+  const format =
+    config.LOG_FORMAT === 'pretty'
+      ? winston.format.combine(
+          winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+          winston.format.colorize(),
+          winston.format.printf(({ level, message, timestamp, service: _s, ...rest }) => {
+            const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
+            return `${String(timestamp)} ${level} ${String(message)}${extra}`;
+          }),
+        )
+      : winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json());
+  return winston.createLogger({
+    level: config.LOG_LEVEL,
+    defaultMeta: { service },
+    format,
+    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })],
+  });
+}
+
+/** A logger that drops everything (library use, tests). */
+export function silentLogger(): Logger {
+  return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
+}
+
+/**
+ * Strips credentials, query and fragment from a URL before it is logged or
+ * shown: receivers often put tokens there.
+ */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '[invalid url]';
+  }
+}
