@@ -1,0 +1,179 @@
+/**
+ * Sends callbacks: the worker hands over deliveries it has just written and
+ * claimed (no queue hop on the common path), and a poller claims whatever is
+ * due in Redis (retries, deliveries whose process died). In-flight attempts
+ * are capped per process and per destination host, so one slow receiver
+ * cannot take every slot: over its cap, a delivery goes back to Redis.
+ */
+import type { Dispatcher as HttpDispatcher } from 'undici';
+import type { Logger } from '../logger.js';
+import { redactUrl } from '../logger.js';
+import { coerceError } from '../errors.js';
+import type { AttemptRecord, ClaimedDelivery, Outbox } from './outbox.js';
+import type { RetryPolicy } from './policy.js';
+import { decide } from './policy.js';
+import { sendAttempt } from './send.js';
+import type { Signer } from './sign.js';
+
+export interface DispatcherOptions {
+  outbox: Outbox;
+  agent: HttpDispatcher;
+  /** The signer for a delivery's `secret` reference (`default` = WEBHOOK_SECRET). */
+  signerFor(ref: string): Signer | undefined;
+  policy: RetryPolicy;
+  logger: Logger;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  concurrency: number;
+  hostConcurrency: number;
+  /** How often to look for due deliveries. @default 100 */
+  pollMs?: number;
+  /** Called after every attempt (metrics, tests). */
+  onAttempt?(d: ClaimedDelivery, attempt: AttemptRecord): void;
+}
+
+export interface DeliveryDispatcher {
+  /** Starts polling Redis for due deliveries. */
+  start(): void;
+  /** Attempts a delivery this process has already claimed. */
+  deliverNow(d: ClaimedDelivery): void;
+  /** Stops polling and waits (bounded) for attempts in flight. */
+  stop(graceMs: number): Promise<void>;
+  inFlight(): number;
+  /** How long a claim keeps others off a delivery. */
+  readonly leaseMs: number;
+}
+
+export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispatcher {
+  const pollMs = opts.pollMs ?? 100;
+  // Longer than any attempt can take, so only a dead process loses its lease.
+  const leaseMs = opts.timeoutMs + 15_000;
+  const perHost = new Map<string, number>();
+  let inFlight = 0;
+  let stopping = false;
+  let timer: NodeJS.Timeout | null = null;
+  let idle: (() => void) | null = null;
+
+  const hostOf = (url: string): string => {
+    try {
+      return new URL(url).host;
+    } catch {
+      return '';
+    }
+  };
+
+  const release = (d: ClaimedDelivery, delayMs: number): void => {
+    opts.outbox.release(d.id, Date.now() + delayMs).catch((err: unknown) => {
+      opts.logger.warn('could not release a delivery; its lease will expire', { delivery_id: d.id, err: coerceError(err).message });
+    });
+  };
+
+  const attempt = async (d: ClaimedDelivery): Promise<void> => {
+    const n = d.attempts + 1;
+    const signer = opts.signerFor(d.secret);
+    const startedAt = new Date();
+    let record: AttemptRecord;
+    let nextAt: number | null = null;
+    if (!signer) {
+      record = { n, at: startedAt.toISOString(), status_code: null, duration_ms: 0, error: `no signing secret "${d.secret}"`, outcome: 'failed' };
+    } else {
+      const headers = signer.headers(d.msgId, Math.floor(startedAt.getTime() / 1000), d.body);
+      const result = await sendAttempt({
+        url: d.url,
+        body: d.body,
+        headers,
+        dispatcher: opts.agent,
+        timeoutMs: opts.timeoutMs,
+        maxResponseBytes: opts.maxResponseBytes,
+      });
+      const decision = decide(opts.policy, n, result);
+      if (decision.outcome === 'retry') nextAt = Date.now() + (decision.delayMs ?? 0);
+      record = {
+        n,
+        at: startedAt.toISOString(),
+        status_code: result.status_code,
+        duration_ms: result.duration_ms,
+        error: result.error,
+        outcome: decision.outcome,
+      };
+    }
+    await opts.outbox.record(d.id, record, nextAt);
+    opts.onAttempt?.(d, record);
+    const meta = { delivery_id: d.id, task_id: d.taskId, attempt: n, url: redactUrl(d.url), status_code: record.status_code, outcome: record.outcome };
+    if (record.outcome === 'delivered') opts.logger.debug('callback delivered', meta);
+    else if (record.outcome === 'retry') opts.logger.info('callback attempt failed; will retry', { ...meta, error: record.error, next_at: nextAt });
+    else opts.logger.warn('callback failed for good', { ...meta, error: record.error });
+  };
+
+  const run = (d: ClaimedDelivery): void => {
+    const host = hostOf(d.url);
+    const hostCount = perHost.get(host) ?? 0;
+    if (stopping || inFlight >= opts.concurrency || hostCount >= opts.hostConcurrency) {
+      // Over a cap: the delivery waits in Redis, not in this process.
+      release(d, stopping ? 0 : 50 + Math.floor(Math.random() * 150));
+      return;
+    }
+    inFlight += 1;
+    perHost.set(host, hostCount + 1);
+    attempt(d)
+      .catch((err: unknown) => {
+        opts.logger.error('callback attempt could not be recorded; it will be retried when its lease expires', {
+          delivery_id: d.id,
+          err: coerceError(err).message,
+        });
+      })
+      .finally(() => {
+        inFlight -= 1;
+        const left = (perHost.get(host) ?? 1) - 1;
+        if (left <= 0) perHost.delete(host);
+        else perHost.set(host, left);
+        if (inFlight === 0 && idle) idle();
+      });
+  };
+
+  const schedule = (ms: number): void => {
+    if (stopping) return;
+    timer = setTimeout(tick, ms);
+    timer.unref();
+  };
+
+  const tick = (): void => {
+    timer = null;
+    if (stopping) return;
+    const free = opts.concurrency - inFlight;
+    if (free <= 0) return schedule(pollMs);
+    const limit = Math.min(free, 200);
+    opts.outbox
+      .claim(limit, leaseMs)
+      .then((claimed) => {
+        for (const d of claimed) run(d);
+        schedule(claimed.length === limit ? 0 : pollMs);
+      })
+      .catch((err: unknown) => {
+        opts.logger.warn('could not claim due callbacks; retrying', { err: coerceError(err).message });
+        schedule(Math.max(pollMs, 1000));
+      });
+  };
+
+  return {
+    leaseMs,
+    start() {
+      if (timer === null && !stopping) schedule(0);
+    },
+    deliverNow: run,
+    async stop(graceMs) {
+      stopping = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (inFlight === 0) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, graceMs);
+        idle = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    },
+    inFlight: () => inFlight,
+  };
+}

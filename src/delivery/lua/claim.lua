@@ -1,0 +1,28 @@
+--[[
+Claims deliveries that are due: moves each one's due time to the end of a
+lease so no other process attempts it meanwhile. A process that dies
+mid-attempt simply lets its lease run out.
+KEYS[1] due sorted set
+ARGV[1] now (epoch ms)
+ARGV[2] lease (ms)
+ARGV[3] most to claim
+ARGV[4] delivery key prefix ("P:dlv:")
+Returns a flat list: id, url, body, msg, n, secret, event, task, per claimed delivery.
+]]
+local ids = redis.call("zrangebyscore", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, tonumber(ARGV[3]))
+local out = {}
+local leaseEnd = tonumber(ARGV[1]) + tonumber(ARGV[2])
+for _, id in ipairs(ids) do
+  local key = ARGV[4] .. id
+  local d = redis.call("hmget", key, "url", "body", "msg", "n", "secret", "event", "task", "state")
+  if not d[1] or d[8] == "delivered" or d[8] == "failed" then
+    -- Orphan or already finished (e.g. a resend raced a success): drop it.
+    redis.call("zrem", KEYS[1], id)
+  else
+    redis.call("zadd", KEYS[1], leaseEnd, id)
+    redis.call("hset", key, "state", "delivering")
+    out[#out + 1] = id
+    for i = 1, 7 do out[#out + 1] = d[i] end
+  end
+end
+return out

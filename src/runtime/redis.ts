@@ -1,0 +1,77 @@
+/**
+ * Connecting to Redis at start-up: fail fast with a message a person can act
+ * on (never hang, never a stack), then check that Redis cannot evict work.
+ */
+import { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { DependencyError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+export function redisHint(url: string): string {
+  return [
+    `No Redis answered at ${url}.`,
+    'Start one, then try again:',
+    '  - Debian/Ubuntu: sudo apt-get install -y redis-server && redis-server --daemonize yes',
+    '  - macOS: brew install redis && brew services start redis',
+    '  - Docker: docker run -d -p 6379:6379 redis:7 --appendonly yes --maxmemory-policy noeviction',
+    'or point REDIS_URL at your Redis (e.g. REDIS_URL=redis://host:6379/0).',
+  ].join('\n');
+}
+
+/** Resolves once connected; rejects with a DependencyError after `timeoutMs`. */
+export async function connectRedis(url: string, timeoutMs = 3000): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    // Commands wait for a reconnect (Redis restarts) instead of failing at once.
+    maxRetriesPerRequest: null,
+    connectTimeout: timeoutMs,
+    retryStrategy: (n) => Math.min(50 * 2 ** n, 2000),
+  });
+  redis.on('error', () => undefined); // reconnects are logged by callers that care
+  try {
+    await Promise.race([
+      redis.connect().then(() => redis.ping()),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), timeoutMs).unref()),
+    ]);
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    throw new DependencyError('redis_unavailable', redisHint(url), err);
+  }
+}
+
+export interface RedisSettings {
+  maxmemoryPolicy: string | null;
+  appendonly: string | null;
+  save: string | null;
+}
+
+/** Reads the settings that decide whether queued work can be lost. `null` = not readable (CONFIG disabled). */
+export async function readRedisSettings(redis: Redis): Promise<RedisSettings> {
+  const get = async (name: string): Promise<string | null> => {
+    try {
+      const r = (await redis.call('CONFIG', 'GET', name)) as string[];
+      return r[1] ?? null;
+    } catch {
+      return null;
+    }
+  };
+  const [maxmemoryPolicy, appendonly, save] = await Promise.all([get('maxmemory-policy'), get('appendonly'), get('save')]);
+  return { maxmemoryPolicy, appendonly, save };
+}
+
+/** Refuses (or warns) when Redis may evict keys: evicted jobs are lost work. */
+export async function checkRedisSafety(redis: Redis, config: Pick<Config, 'REDIS_REQUIRE_NOEVICTION'>, logger: Logger): Promise<RedisSettings> {
+  const s = await readRedisSettings(redis);
+  if (s.maxmemoryPolicy !== null && s.maxmemoryPolicy !== 'noeviction') {
+    const msg = `Redis maxmemory-policy is "${s.maxmemoryPolicy}": under memory pressure Redis may evict queued tasks and callbacks. Set "maxmemory-policy noeviction"`;
+    if (config.REDIS_REQUIRE_NOEVICTION) {
+      throw new DependencyError('redis_unsafe', `${msg}, or set REDIS_REQUIRE_NOEVICTION=false to start anyway.`);
+    }
+    logger.warn(`${msg}.`);
+  }
+  if (s.appendonly === 'no' && (s.save === '' || s.save === null)) {
+    logger.warn('Redis has no persistence (appendonly no, no RDB snapshots): a Redis restart loses queued work. Use "appendonly yes" in production.');
+  }
+  return s;
+}

@@ -1,0 +1,60 @@
+/** A worker process: task consumers for some queues plus a callback dispatcher. */
+import type { QueueName } from '../config.js';
+import { QUEUE_NAMES } from '../config.js';
+import { ValidationError } from '../errors.js';
+import type { TaskRegistry } from '../tasks/registry.js';
+import { createWorker, type Worker } from '../worker/worker.js';
+import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
+import type { Services } from './services.js';
+
+export interface WorkerProcessOptions {
+  queues: readonly string[];
+  concurrency: number;
+  registry: TaskRegistry;
+  deliver: boolean;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  dispatcher: DeliveryDispatcher | null;
+  /** Drains within `graceMs`: running tasks finish or are handed back, then in-flight callbacks. */
+  close(graceMs: number): Promise<void>;
+}
+
+export function parseQueues(names: readonly string[]): QueueName[] {
+  const unknown = names.filter((n) => !(QUEUE_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new ValidationError(`Unknown queue(s): ${unknown.join(', ')}. Known queues: ${QUEUE_NAMES.join(', ')}.`, [
+      { field: 'queues', message: `unknown: ${unknown.join(', ')}` },
+    ]);
+  }
+  return [...new Set(names)] as QueueName[];
+}
+
+export async function startWorkerProcess(services: Services, opts: WorkerProcessOptions): Promise<RunningWorker> {
+  const queues = parseQueues(opts.queues);
+  const dispatcher = opts.deliver ? services.createDispatcher() : null;
+  const worker = createWorker({
+    config: services.config,
+    logger: services.logger,
+    registry: opts.registry,
+    keys: services.keys,
+    store: services.store,
+    dispatcher,
+    egress: services.egress,
+    queues,
+    concurrency: opts.concurrency,
+  });
+  await worker.ready();
+  dispatcher?.start();
+  services.logger.info('worker ready', { queues, concurrency: opts.concurrency, delivers_callbacks: dispatcher !== null, pid: process.pid });
+  return {
+    worker,
+    dispatcher,
+    async close(graceMs) {
+      const started = Date.now();
+      await worker.close(graceMs);
+      await dispatcher?.stop(Math.max(1000, graceMs - (Date.now() - started)));
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Loads the Lua scripts beside this file into an ioredis client as custom
+ * commands (EVALSHA with automatic EVAL fallback). Read lazily, never at import.
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+const cache = new Map<string, string>();
+
+function source(file: URL): string {
+  let text = cache.get(file.href);
+  if (text === undefined) {
+    text = readFileSync(file, 'utf8');
+    cache.set(file.href, text);
+  }
+  return text;
+}
+
+/**
+ * Defines `name` (the file `<name>.lua` in `dir`) on the client once; later
+ * calls are no-ops. Script names are global per client: keep them unique.
+ */
+export function defineScript(redis: Redis, dir: URL, name: string, numberOfKeys: number): void {
+  const cmd = `th_${name}`;
+  if (typeof (redis as unknown as Record<string, unknown>)[cmd] === 'function') return;
+  redis.defineCommand(cmd, { numberOfKeys, lua: source(new URL(`${name}.lua`, dir)) });
+}
+
+/** Calls a script defined with `defineScript`. */
+export function callScript<T>(redis: Redis, name: string, keys: readonly string[], args: readonly (string | number)[]): Promise<T> {
+  const fn = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[`th_${name}`];
+  if (!fn) throw new Error(`Redis script ${name} was not defined on this client`);
+  return fn.call(redis, ...keys, ...args);
+}

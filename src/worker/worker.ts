@@ -1,0 +1,194 @@
+/**
+ * The worker daemon's core: consumes bee-queue queues, runs each task through
+ * the base task, and turns the final outcome into the task record's terminal
+ * state plus a durable callback (one Lua script) before the job is acked.
+ */
+import type BeeQueue from 'bee-queue';
+import type { Dispatcher } from 'undici';
+import type { Config, QueueName } from '../config.js';
+import { WorkerLostError, coerceError, errorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TaskRegistry } from '../tasks/registry.js';
+import type { Keys } from '../store/keys.js';
+import type { Outcome, TaskFields, TaskStore } from '../store/task-store.js';
+import { taskOutboxEntry } from '../store/task-store.js';
+import { createQueue, type TaskJobData, type TaskQueue } from '../queue/queues.js';
+import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
+import { completedPayload, failedPayload, failureFromError, type OutcomeTask } from '../delivery/payload.js';
+import { runTask } from './base-task.js';
+import { createProgressWriter } from './progress.js';
+
+export interface WorkerOptions {
+  config: Config;
+  logger: Logger;
+  registry: TaskRegistry;
+  keys: Keys;
+  store: TaskStore;
+  /** Sends callbacks right after the outcome is written; null = leave them to another process. */
+  dispatcher: DeliveryDispatcher | null;
+  /** The guarded egress dispatcher handed to tasks. */
+  egress: Dispatcher;
+  queues: readonly QueueName[];
+  concurrency: number;
+}
+
+export interface Worker {
+  ready(): Promise<void>;
+  /** Tasks running now. */
+  running(): number;
+  /** Stops taking jobs, lets running ones finish within `graceMs`, hands the rest back. */
+  close(graceMs: number): Promise<void>;
+}
+
+type JobResult = { outcome: string };
+
+function outcomeTask(fields: TaskFields): OutcomeTask {
+  return {
+    task_id: fields.id ?? '',
+    project_id: fields.project ? fields.project : null,
+    task_type: fields.type ?? '',
+    metadata: fields.meta ? (JSON.parse(fields.meta) as Record<string, unknown>) : {},
+  };
+}
+
+export function createWorker(opts: WorkerOptions): Worker {
+  const { config, store, registry } = opts;
+  const shutdown = new AbortController();
+  const queues = new Map<QueueName, TaskQueue>();
+  let running = 0;
+
+  /** Writes the final outcome and its callback, then hands the callback to the dispatcher. */
+  const finish = async (fields: TaskFields, outcome: Outcome, log: Logger): Promise<void> => {
+    const task = outcomeTask(fields);
+    const now = new Date();
+    const started = Number(fields.started ?? now.getTime());
+    const payload =
+      outcome.status === 'completed'
+        ? completedPayload(task, outcome.result ?? {}, Math.max(0, now.getTime() - started) / 1000, now)
+        : failedPayload(task, outcome.error ?? { message: 'unknown', error_type: 'error' }, now, config.CALLBACK_INCLUDE_TRACEBACK);
+    const body = JSON.stringify(payload);
+    const entry = taskOutboxEntry(fields, payload.event, body);
+    const leaseMs = opts.dispatcher?.leaseMs ?? 0;
+    const written = await store.finish(fields, outcome, entry, Date.now() + leaseMs);
+    log.info(`task ${outcome.status}`, { status: outcome.status, error_type: outcome.error?.error_type, write: written });
+    if (written === 'ok' && entry && opts.dispatcher) {
+      opts.dispatcher.deliverNow({
+        id: entry.deliveryId,
+        url: entry.url,
+        body,
+        msgId: entry.msgId,
+        attempts: 0,
+        secret: 'default',
+        event: entry.event,
+        taskId: task.task_id,
+      });
+    }
+  };
+
+  const failWith = (err: Error): Outcome => ({ status: 'failed', error: failureFromError(err) });
+
+  const processJob = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>): Promise<JobResult> => {
+    const taskId = job.id;
+    const verdict = await store.start(taskId, config.TASK_MAX_LOST);
+    if (verdict.kind === 'missing') {
+      opts.logger.warn('job has no task record; dropping it', { task_id: taskId, queue });
+      return { outcome: 'missing' };
+    }
+    if (verdict.kind === 'done') return { outcome: 'already-finished' };
+    const fields = verdict.fields;
+    const log = opts.logger.child({ task_id: taskId, task_type: fields.type, queue, attempt: Number(fields.runs ?? 1) });
+    if (verdict.kind === 'lost') {
+      await finish(fields, failWith(new WorkerLostError(Number(fields.lost ?? 0))), log);
+      return { outcome: 'worker_lost' };
+    }
+
+    const def = registry.get(fields.type ?? '');
+    if (!def) {
+      await finish(fields, { status: 'failed', error: { message: `Unknown task type "${fields.type}"`, error_type: 'unknown_task_type' } }, log);
+      return { outcome: 'failed' };
+    }
+    const parsed = def.input.safeParse(fields.data ? JSON.parse(fields.data) : {});
+    if (!parsed.success) {
+      const message = parsed.error.issues.map((i) => `task_data.${i.path.join('.')}: ${i.message}`).join('; ');
+      await finish(fields, { status: 'failed', error: { message, error_type: 'invalid_input' } }, log);
+      return { outcome: 'failed' };
+    }
+
+    const options = fields.opts ? (JSON.parse(fields.opts) as { timeout_s?: number }) : {};
+    const progress = createProgressWriter(store, taskId, log);
+    log.debug('task started');
+    const run = await runTask({
+      def,
+      input: parsed.data,
+      taskId,
+      attempt: Number(fields.runs ?? 1),
+      timeoutMs: options.timeout_s ? options.timeout_s * 1000 : def.timeoutMs,
+      logger: log,
+      config,
+      dispatcher: opts.egress,
+      shutdown: shutdown.signal,
+      onProgress: progress.report,
+    });
+    await progress.flush();
+
+    if (run.kind === 'success') {
+      await finish(fields, { status: 'completed', result: run.result }, log);
+      return { outcome: 'completed' };
+    }
+    if (run.kind === 'shutdown') {
+      // Hand the job back to the queue for another worker, and never settle:
+      // if bee-queue saw an outcome it would drop the job.
+      await store.requeue(taskId, null, queue);
+      log.info('task handed back at shutdown');
+      return new Promise<JobResult>(() => undefined);
+    }
+    const retriesLeft = Number((job.options as { retries?: number }).retries ?? 0);
+    const retryable = (run.error as { retryable?: boolean }).retryable !== false;
+    if (retriesLeft > 0 && retryable) {
+      await store.requeue(taskId, JSON.stringify(failureFromError(run.error)), undefined);
+      log.info('task attempt failed; bee-queue will retry it', { error_type: errorCode(run.error), retries_left: retriesLeft });
+      throw run.error;
+    }
+    await finish(fields, failWith(run.error), log);
+    return { outcome: 'failed' };
+  };
+
+  for (const name of opts.queues) {
+    const queue = createQueue(name, { redisUrl: config.REDIS_URL, keys: opts.keys, role: 'worker', stallIntervalMs: config.STALL_INTERVAL_MS });
+    queue.on('error', (err: Error) => opts.logger.warn('queue connection error', { queue: name, err: err.message }));
+    queue.process(opts.concurrency, async (job: BeeQueue.Job<TaskJobData>) => {
+      running += 1;
+      try {
+        return await processJob(name, job);
+      } finally {
+        running -= 1;
+      }
+    });
+    queues.set(name, queue);
+  }
+
+  return {
+    async ready() {
+      await Promise.all(
+        [...queues.values()].map(async (q) => {
+          await q.ready();
+          // bee-queue checks stalled jobs once unless told to keep checking.
+          void q.checkStalledJobs(Math.max(50, Math.floor(config.STALL_INTERVAL_MS / 2))).catch((err: unknown) =>
+            opts.logger.warn('stalled-job check failed', { err: coerceError(err).message }),
+          );
+        }),
+      );
+    },
+    running: () => running,
+    async close(graceMs) {
+      const handBack = setTimeout(() => shutdown.abort(), graceMs);
+      handBack.unref();
+      // Close waits for running jobs; those handed back never settle, so allow
+      // for the hand-back itself beyond the grace period.
+      await Promise.all(
+        [...queues.values()].map((q) => q.close(graceMs + 3000).catch(() => undefined)),
+      );
+      clearTimeout(handBack);
+    },
+  };
+}
