@@ -126,6 +126,13 @@ export class DestinationBlockedError extends TaskhookError {
   }
 }
 
+/** A callback's signature headers are missing, stale or do not match (receivers: `verifyCallback`). */
+export class SignatureVerificationError extends TaskhookError {
+  constructor(message: string) {
+    super('signature_invalid', message, { status: 401, retryable: false });
+  }
+}
+
 /** A dependency (Redis, ffmpeg) is missing or unreachable. */
 export class DependencyError extends TaskhookError {
   constructor(code: string, message: string, cause?: unknown) {
