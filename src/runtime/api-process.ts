@@ -1,0 +1,79 @@
+/** An API process: the Koa app on an HTTP server, with a bounded drain. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app.js';
+import { createProducer, type Producer } from '../queue/producer.js';
+import type { TaskRegistry } from '../tasks/registry.js';
+import type { Router } from '@koa/router';
+import type { Services } from './services.js';
+
+export interface RunningApi {
+  server: http.Server;
+  url: string;
+  producer: Producer;
+  /** Marks the process not ready, stops accepting, waits (bounded) for requests in flight. */
+  close(graceMs: number): Promise<void>;
+}
+
+export interface ApiProcessOptions {
+  registry: TaskRegistry;
+  port: number;
+  host: string;
+  extraRouters?: Router[];
+}
+
+export async function startApiProcess(services: Services, opts: ApiProcessOptions): Promise<RunningApi> {
+  const { config, logger } = services;
+  let shuttingDown = false;
+  const producer = createProducer({
+    redis: services.redis,
+    keys: services.keys,
+    redisUrl: config.REDIS_URL,
+    stallIntervalMs: config.STALL_INTERVAL_MS,
+  });
+  const app = createApp({
+    config,
+    logger,
+    registry: opts.registry,
+    redis: services.redis,
+    keys: services.keys,
+    producer,
+    checkCallbackUrl: (url) => services.checkCallbackUrl(url),
+    isShuttingDown: () => shuttingDown,
+    extraRouters: opts.extraRouters ?? [],
+  });
+  const server = http.createServer(app.callback());
+  // Slowloris guard: a client gets this long to send its headers and body.
+  server.headersTimeout = 15_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${addr.port}`;
+  logger.info('api listening', { url, pid: process.pid });
+  return {
+    server,
+    url,
+    producer,
+    async close(graceMs) {
+      shuttingDown = true;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, graceMs);
+        t.unref();
+        server.close(() => {
+          clearTimeout(t);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      await producer.close();
+    },
+  };
+}
