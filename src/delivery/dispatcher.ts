@@ -47,7 +47,7 @@ export interface DeliveryDispatcher {
 export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispatcher {
   const pollMs = opts.pollMs ?? 100;
   // Longer than any attempt can take, so only a dead process loses its lease.
-  const leaseMs = opts.timeoutMs + 15_000;
+  const leaseMs = opts.timeoutMs + 5_000;
   const perHost = new Map<string, number>();
   let inFlight = 0;
   let stopping = false;

@@ -55,7 +55,9 @@ export function createWorker(opts: WorkerOptions): Worker {
   const { config, store, registry } = opts;
   const shutdown = new AbortController();
   const queues = new Map<QueueName, TaskQueue>();
+  /** Jobs running here and not yet handed back. */
   let running = 0;
+  const idle: (() => void)[] = [];
 
   /** Writes the final outcome and its callback, then hands the callback to the dispatcher. */
   const finish = async (fields: TaskFields, outcome: Outcome, log: Logger): Promise<void> => {
@@ -87,7 +89,7 @@ export function createWorker(opts: WorkerOptions): Worker {
 
   const failWith = (err: Error): Outcome => ({ status: 'failed', error: failureFromError(err) });
 
-  const processJob = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>): Promise<JobResult> => {
+  const processJob = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, release: () => void): Promise<JobResult> => {
     const taskId = job.id;
     const verdict = await store.start(taskId, config.TASK_MAX_LOST);
     if (verdict.kind === 'missing') {
@@ -140,6 +142,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       // if bee-queue saw an outcome it would drop the job.
       await store.requeue(taskId, null, queue);
       log.info('task handed back at shutdown');
+      release();
       return new Promise<JobResult>(() => undefined);
     }
     const retriesLeft = Number((job.options as { retries?: number }).retries ?? 0);
@@ -158,10 +161,17 @@ export function createWorker(opts: WorkerOptions): Worker {
     queue.on('error', (err: Error) => opts.logger.warn('queue connection error', { queue: name, err: err.message }));
     queue.process(opts.concurrency, async (job: BeeQueue.Job<TaskJobData>) => {
       running += 1;
-      try {
-        return await processJob(name, job);
-      } finally {
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
         running -= 1;
+        if (running === 0) for (const cb of idle.splice(0)) cb();
+      };
+      try {
+        return await processJob(name, job, release);
+      } finally {
+        release();
       }
     });
     queues.set(name, queue);
@@ -183,11 +193,11 @@ export function createWorker(opts: WorkerOptions): Worker {
     async close(graceMs) {
       const handBack = setTimeout(() => shutdown.abort(), graceMs);
       handBack.unref();
-      // Close waits for running jobs; those handed back never settle, so allow
-      // for the hand-back itself beyond the grace period.
-      await Promise.all(
-        [...queues.values()].map((q) => q.close(graceMs + 3000).catch(() => undefined)),
-      );
+      // bee-queue's close waits for every job promise; a handed-back job never
+      // settles, so stop waiting as soon as nothing runs here any more.
+      const closed = Promise.all([...queues.values()].map((q) => q.close(graceMs + 3000).catch(() => undefined)));
+      const drained = running === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve));
+      await Promise.race([closed, drained.then(() => Promise.race([closed, new Promise((r) => setTimeout(r, 200))]))]);
       clearTimeout(handBack);
     },
   };

@@ -167,3 +167,29 @@ describe('e2e: task → signed callback', function () {
     expect(task.callback).to.deep.equal({ url: null, state: 'none', attempts: [] });
   });
 });
+
+describe('e2e: the default retry schedule (1 s, 2 s, 4 s)', function () {
+  this.timeout(30_000);
+
+  it('delivers on attempt 3 after 500, 500 with ~1 s and ~2 s gaps under the default config', async () => {
+    const redis = await startRedis();
+    const receiver = await startReceiver();
+    const stack = await startStack({ redisUrl: redis.url });
+    try {
+      expect(stack.config.CALLBACK_BACKOFF_MS).to.equal(1000);
+      expect(stack.config.CALLBACK_MAX_RETRIES).to.equal(3);
+      expect(stack.config.CALLBACK_TIMEOUT_MS).to.equal(30_000);
+      receiver.script([500, 500], 200);
+      await stack.post('/api/v1/tasks', { task_type: 'debug.echo', callback_url: receiver.url });
+      const got = await receiver.waitFor(3, 15_000);
+      const gap1 = (got[1]?.at ?? 0) - (got[0]?.at ?? 0);
+      const gap2 = (got[2]?.at ?? 0) - (got[1]?.at ?? 0);
+      expect(gap1).to.be.within(990, 2500);
+      expect(gap2).to.be.within(1990, 4500);
+    } finally {
+      await stack.close();
+      await receiver.close();
+      await redis.destroy();
+    }
+  });
+});
