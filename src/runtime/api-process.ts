@@ -30,6 +30,7 @@ export async function startApiProcess(services: Services, opts: ApiProcessOption
     keys: services.keys,
     redisUrl: config.REDIS_URL,
     stallIntervalMs: config.STALL_INTERVAL_MS,
+    logger,
   });
   const app = createApp({
     config,

@@ -1,0 +1,61 @@
+/**
+ * `createApp(deps)`: the Koa application, with no `listen` (entry points and
+ * tests call `app.callback()`). Order: problem+json errors, health (no key),
+ * then the authenticated routes.
+ */
+import Koa from 'koa';
+import type { Router } from '@koa/router';
+import { Router as KoaRouter } from '@koa/router';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Producer } from '../queue/producer.js';
+import type { Keys } from '../store/keys.js';
+import type { TaskRegistry } from '../tasks/registry.js';
+import { authMiddleware, type AuthState } from './auth.js';
+import { problemMiddleware } from './problem.js';
+import { healthRouter } from './routes/health.js';
+import { tasksRouter } from './routes/tasks.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  registry: TaskRegistry;
+  redis: Redis;
+  keys: Keys;
+  producer: Producer;
+  /** Throws (DestinationBlockedError / ValidationError) when a callback URL may not be used. */
+  checkCallbackUrl(url: string): Promise<void>;
+  /** True once shutdown has begun: `/readyz` then answers 503. */
+  isShuttingDown(): boolean;
+  /** Mounted after auth (e.g. the media files router). */
+  extraRouters?: Router[];
+}
+
+
+export function createApp(deps: AppDeps): Koa<AuthState> {
+  const app = new Koa<AuthState>({ proxy: false });
+  // Errors are rendered and logged by problemMiddleware; only errors that
+  // escape it (e.g. a failing response stream) arrive here.
+  app.on('error', (err: Error) => deps.logger.error('unhandled request error', { error: err.message, stack: err.stack }));
+
+  app.use(problemMiddleware(deps.logger));
+  app.use(async (ctx, next) => {
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    await next();
+  });
+
+  const health = healthRouter(deps);
+  app.use(health.routes());
+  app.use(health.allowedMethods());
+
+  // Auth is router-level middleware: @koa/router runs it only when one of
+  // these routes matches, so an unknown path is a 404 with or without a key.
+  const api = new KoaRouter<AuthState>();
+  api.use(authMiddleware(deps.config.API_KEYS));
+  api.use(tasksRouter(deps).routes());
+  for (const extra of deps.extraRouters ?? []) api.use(extra.routes());
+  app.use(api.routes());
+  app.use(api.allowedMethods());
+  return app;
+}

@@ -1,0 +1,173 @@
+/**
+ * Task routes: submit (single and batch) and status. Every check runs before
+ * anything is queued: a batch with one bad element queues nothing.
+ */
+import { Router, type RouterContext } from '@koa/router';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config.js';
+import { NotFoundError, TaskhookError, ValidationError, type FieldIssue } from '../../errors.js';
+import type { NewTask, Producer } from '../../queue/producer.js';
+import type { Keys } from '../../store/keys.js';
+import { readTaskView } from '../../store/task-view.js';
+import type { TaskRegistry } from '../../tasks/registry.js';
+import type { AuthState } from '../auth.js';
+import { readJsonBody } from '../body.js';
+import { batchEnvelopeSchema, taskBodySchema, zodIssues, type BodyLimits } from '../schemas.js';
+
+export interface TasksRouteDeps {
+  config: Config;
+  registry: TaskRegistry;
+  redis: Redis;
+  keys: Keys;
+  producer: Producer;
+  checkCallbackUrl(url: string): Promise<void>;
+}
+
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+type Ctx = RouterContext<AuthState>;
+type Checked = { issues: FieldIssue[]; unknownType: boolean; task?: Omit<NewTask, 'traceparent'> };
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function join(prefix: string, field: string): string {
+  return prefix === '' ? field : `${prefix}.${field}`;
+}
+
+export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
+  const { config, registry, producer } = deps;
+  const limits: BodyLimits = { metadataMaxBytes: config.METADATA_MAX_BYTES, metadataMaxDepth: config.METADATA_MAX_DEPTH };
+  const taskSchema = taskBodySchema(limits);
+  const batchSchema = batchEnvelopeSchema(limits);
+
+  /** Issues for a callback URL the egress policy refuses (or that cannot be checked). */
+  async function callbackIssues(url: string | null | undefined, field: string): Promise<FieldIssue[]> {
+    if (!url) return [];
+    try {
+      await deps.checkCallbackUrl(url);
+      return [];
+    } catch (err) {
+      const message =
+        err instanceof TaskhookError && err.expose && err.status < 500 ? err.message : 'could not be checked against the egress policy';
+      return [{ field, message }];
+    }
+  }
+
+  /** Validates one task body (`prefix` is `''` or `tasks.N`): shape, task type, task_data, callback_url. */
+  async function checkTask(raw: unknown, prefix: string): Promise<Checked> {
+    const parsed = taskSchema.safeParse(raw);
+    const issues = parsed.success ? [] : zodIssues(parsed.error, prefix);
+    let unknownType = false;
+    // The task type and its data are checked even when other fields are bad, so one answer names every problem.
+    const type = isObject(raw) && typeof raw.task_type === 'string' ? raw.task_type : undefined;
+    const def = type === undefined ? undefined : registry.get(type);
+    const typeField = join(prefix, 'task_type');
+    if (type !== undefined && !def && !issues.some((i) => i.field === typeField)) {
+      issues.push({ field: typeField, message: `unknown task type ${JSON.stringify(type.slice(0, 128))}` });
+      unknownType = true;
+    }
+    const data = isObject(raw) ? (raw.task_data ?? {}) : undefined;
+    if (def && isObject(data)) {
+      const res = await def.input.safeParseAsync(data);
+      if (!res.success) issues.push(...zodIssues(res.error, join(prefix, 'task_data')));
+    }
+    issues.push(...(await callbackIssues(parsed.success ? parsed.data.callback_url : null, join(prefix, 'callback_url'))));
+    if (issues.length > 0 || !parsed.success || !def) return { issues, unknownType };
+    const b = parsed.data;
+    return {
+      issues,
+      unknownType,
+      task: {
+        task_type: def.name,
+        queue: def.queue,
+        // Stored as given: the worker parses it again with the same schema.
+        task_data: b.task_data ?? {},
+        callback_url: b.callback_url ?? null,
+        metadata: b.metadata ?? {},
+        project_id: b.project_id ?? null,
+        options: b.options ?? {},
+      },
+    };
+  }
+
+  function fail(issues: FieldIssue[], unknownType: boolean): never {
+    const extra = unknownType ? { known_task_types: registry.names() } : {};
+    throw new ValidationError('The request is invalid; see errors.', issues, extra);
+  }
+
+  function traceparent(ctx: Ctx): { traceparent?: string } {
+    const tp = ctx.get('traceparent').trim().toLowerCase();
+    return TRACEPARENT.test(tp) ? { traceparent: tp } : {};
+  }
+
+  async function submitOne(ctx: Ctx): Promise<void> {
+    const raw = await readJsonBody(ctx, config.MAX_BODY_BYTES);
+    const checked = await checkTask(raw, '');
+    if (!checked.task) fail(checked.issues, checked.unknownType);
+    const [queued] = await producer.submit(ctx.state.tenant, [{ ...checked.task, ...traceparent(ctx) }]);
+    if (!queued) throw new Error('producer returned no task');
+    ctx.status = 202;
+    ctx.set('Location', `/api/v1/tasks/${queued.task_id}`);
+    ctx.body = { task_id: queued.task_id, status: 'queued', task_type: checked.task.task_type, created_at: queued.created_at };
+  }
+
+  async function submitBatch(ctx: Ctx): Promise<void> {
+    const raw = await readJsonBody(ctx, config.MAX_BODY_BYTES);
+    const envelope = batchSchema.safeParse(raw);
+    if (!envelope.success) fail(zodIssues(envelope.error), false);
+    const { tasks, callback_url: sharedUrl, metadata: sharedMeta } = envelope.data;
+    const results = await Promise.all([
+      callbackIssues(sharedUrl, 'callback_url'),
+      ...tasks.map((t, i) => checkTask(t, `tasks.${i}`)),
+    ]);
+    const [sharedIssues, ...checked] = results as [FieldIssue[], ...Checked[]];
+    const issues = [...sharedIssues, ...checked.flatMap((c) => c.issues)];
+    if (issues.length > 0) fail(issues, checked.some((c) => c.unknownType));
+    const trace = traceparent(ctx);
+    const newTasks: NewTask[] = checked.map((c, i) => {
+      const own = tasks[i] as Record<string, unknown>;
+      const task = c.task as Omit<NewTask, 'traceparent'>;
+      return {
+        ...task,
+        // The batch's callback_url and metadata apply to tasks that give none.
+        callback_url: own.callback_url == null ? (sharedUrl ?? null) : task.callback_url,
+        metadata: own.metadata == null ? (sharedMeta ?? {}) : task.metadata,
+        ...trace,
+      };
+    });
+    const queued = await producer.submit(ctx.state.tenant, newTasks);
+    ctx.status = 202;
+    ctx.body = { tasks: queued.map((q) => ({ task_id: q.task_id, status: 'queued' })) };
+  }
+
+  async function getTask(ctx: Ctx): Promise<void> {
+    const id = String(ctx.params.task_id ?? '').toLowerCase();
+    // Another tenant's task is indistinguishable from one that does not exist.
+    const found = TASK_ID.test(id) ? await readTaskView(deps.redis, deps.keys, id) : null;
+    if (!found || found.tenant !== ctx.state.tenant) throw new NotFoundError('Task');
+    ctx.body = found.view;
+  }
+
+  /** What this build can run (`registry.names()` in the same order). */
+  function listTaskTypes(ctx: Ctx): void {
+    ctx.body = {
+      task_types: registry.all().map((d) => ({
+        name: d.name,
+        queue: d.queue,
+        description: d.description ?? null,
+        timeout_s: Math.ceil(d.timeoutMs / 1000),
+      })),
+    };
+  }
+
+  const router = new Router<AuthState>();
+  router.get('/api/v1/task-types', listTaskTypes);
+  router.post('/api/v1/tasks', submitOne);
+  router.post('/api/v1/tasks/submit', submitOne);
+  router.post('/api/v1/tasks/batch', submitBatch);
+  router.get('/api/v1/tasks/:task_id', getTask);
+  return router;
+}

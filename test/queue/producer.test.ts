@@ -1,0 +1,122 @@
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { createProducer, taskRecordFields, type NewTask, type Producer } from '../../src/queue/producer.js';
+import { createKeys } from '../../src/store/keys.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+
+const task = (over: Partial<NewTask> = {}): NewTask => ({
+  task_type: 'debug.echo',
+  queue: 'debug',
+  task_data: { x: 1 },
+  callback_url: null,
+  metadata: {},
+  project_id: null,
+  options: {},
+  ...over,
+});
+
+describe('queue: producer', () => {
+  let redis: TestRedis;
+  let client: Redis;
+  let producer: Producer;
+  const keys = createKeys('thp');
+
+  before(async () => {
+    redis = await startRedis();
+    client = redis.client();
+    producer = createProducer({ redis: client, keys, redisUrl: redis.url, stallIntervalMs: 5000 });
+  });
+  after(async () => {
+    await producer.close();
+    client.disconnect();
+    await redis.destroy();
+  });
+  beforeEach(async () => {
+    await client.flushall();
+  });
+
+  it('writes the record with every documented field, then a waiting job with the same id and empty data', async () => {
+    const before = Date.now();
+    const [r] = await producer.submit('0123456789abcdef', [
+      task({ callback_url: 'https://h.example/cb', project_id: 'p', metadata: { m: [1] }, traceparent: 'tp' }),
+    ]);
+    const id = r?.task_id as string;
+    expect(id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const rec = await client.hgetall(keys.task(id));
+    expect(Object.keys(rec).sort()).to.deep.equal(
+      ['id', 'type', 'queue', 'tenant', 'project', 'status', 'data', 'meta', 'cb', 'opts', 'created', 'progress', 'runs', 'lost', 'gen', 'trace'].sort(),
+    );
+    expect(rec).to.include({ id, tenant: '0123456789abcdef', project: 'p', status: 'queued', data: '{"x":1}', meta: '{"m":[1]}' });
+    expect(rec).to.include({ cb: 'https://h.example/cb', opts: '{}', progress: '0', runs: '0', lost: '0', gen: '1', trace: 'tp' });
+    expect(Number(rec.created)).to.be.within(before, Date.now());
+    expect(new Date(Number(rec.created)).toISOString()).to.equal(r?.created_at);
+    expect(await client.lrange('thp:bq:debug:waiting', 0, -1)).to.deep.equal([id]);
+    const job = JSON.parse((await client.hget('thp:bq:debug:jobs', id)) as string);
+    expect(job.data).to.deep.equal({});
+    expect(job.options.retries ?? 0).to.equal(0);
+    expect(job.options.backoff).to.equal(undefined);
+  });
+
+  it('a batch: records for all, jobs per queue, ids in input order; retries, backoff and delay set per job', async () => {
+    const out = await producer.submit('t', [
+      task(),
+      task({ task_type: 'image.x', queue: 'image', options: { retries: 3 } }),
+      task({ options: { delay_s: 120 } }),
+    ]);
+    expect(out).to.have.length(3);
+    const [a, b, c] = out.map((o) => o.task_id) as [string, string, string];
+    expect(new Set([a, b, c]).size).to.equal(3);
+    expect(await client.hget(keys.task(b), 'queue')).to.equal('image');
+    expect(await client.lrange('thp:bq:debug:waiting', 0, -1)).to.deep.equal([a]);
+    expect(await client.lrange('thp:bq:image:waiting', 0, -1)).to.deep.equal([b]);
+    const jb = JSON.parse((await client.hget('thp:bq:image:jobs', b)) as string);
+    expect(jb.options).to.deep.include({ retries: 3, backoff: { strategy: 'exponential', delay: 1000 } });
+    const due = Number(await client.zscore('thp:bq:debug:delayed', c));
+    expect(due).to.be.within(Date.now() + 115_000, Date.now() + 121_000);
+  });
+
+  it('the record exists by the time the job does', async () => {
+    // Watch the waiting list from a second connection: each id that appears must already have its record.
+    const watcher = redis.client();
+    const seen: boolean[] = [];
+    const watching = (async () => {
+      for (let i = 0; i < 20; i++) {
+        const popped = await watcher.brpop('thp:bq:debug:waiting', 2);
+        if (!popped) break;
+        seen.push((await watcher.exists(keys.task(popped[1]))) === 1);
+      }
+    })();
+    await producer.submit('t', Array.from({ length: 10 }, () => task()));
+    for (let i = 0; i < 10; i++) await producer.submit('t', [task()]);
+    await watching;
+    watcher.disconnect();
+    expect(seen).to.have.length(20);
+    expect(seen.every(Boolean)).to.equal(true);
+  });
+
+  it('reuses one bee-queue per queue name instead of one per call', async () => {
+    const clientsBefore = (await client.client('LIST')) as string;
+    for (let i = 0; i < 5; i++) await producer.submit('t', [task(), task({ queue: 'image' })]);
+    const clientsAfter = (await client.client('LIST')) as string;
+    expect(clientsAfter.trim().split('\n').length).to.equal(clientsBefore.trim().split('\n').length);
+  });
+
+  it('taskRecordFields stores nulls as empty strings', () => {
+    const f = taskRecordFields('id1', 'ten', task(), 5);
+    expect(f).to.include({ project: '', cb: '', trace: '', created: '5' });
+  });
+
+  it('close() is idempotent and later submits fail', async () => {
+    const p = createProducer({ redis: client, keys, redisUrl: redis.url, stallIntervalMs: 5000 });
+    await p.submit('t', [task()]);
+    await Promise.all([p.close(), p.close()]);
+    await p.close();
+    let err: unknown;
+    try {
+      await p.submit('t', [task()]);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).to.equal('producer_closed');
+  });
+});
