@@ -5,6 +5,7 @@ import { createServices } from '../runtime/services.js';
 import { startApiProcess } from '../runtime/api-process.js';
 import { onShutdownSignals } from '../runtime/signals.js';
 import { fatal } from '../runtime/fatal.js';
+import { loadDotEnv } from '../runtime/env.js';
 import { registry } from '../../tasks/index.js';
 
 async function main(): Promise<void> {
@@ -18,4 +19,5 @@ async function main(): Promise<void> {
   });
 }
 
+loadDotEnv();
 main().catch(fatal);

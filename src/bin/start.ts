@@ -12,6 +12,7 @@ import { startWorkerProcess } from '../runtime/worker-process.js';
 import { isLocalRedisUrl, redisServerInstalled, startLocalRedis } from '../runtime/local-redis.js';
 import { onShutdownSignals } from '../runtime/signals.js';
 import { fatal } from '../runtime/fatal.js';
+import { loadDotEnv } from '../runtime/env.js';
 import { registry } from '../../tasks/index.js';
 
 async function main(): Promise<void> {
@@ -43,4 +44,5 @@ async function main(): Promise<void> {
   });
 }
 
+loadDotEnv();
 main().catch(fatal);

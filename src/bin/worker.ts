@@ -9,6 +9,7 @@ import { createServices } from '../runtime/services.js';
 import { startWorkerProcess } from '../runtime/worker-process.js';
 import { onShutdownSignals } from '../runtime/signals.js';
 import { fatal } from '../runtime/fatal.js';
+import { loadDotEnv } from '../runtime/env.js';
 import { registry } from '../../tasks/index.js';
 
 async function main(): Promise<void> {
@@ -42,4 +43,5 @@ async function main(): Promise<void> {
   });
 }
 
+loadDotEnv();
 main().catch(fatal);
