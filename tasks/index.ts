@@ -7,5 +7,23 @@ import { createRegistry } from '../src/tasks/registry.js';
 import echo from './debug/echo.js';
 import fail from './debug/fail.js';
 import sleep from './debug/sleep.js';
+import videoProbe from './video/probe.js';
+import videoThumbnail from './video/thumbnail.js';
+import videoTranscode from './video/transcode.js';
+import imageResize from './image/resize.js';
+import imageProbe from './image/probe.js';
+import audioTranscode from './audio/transcode.js';
+import audioWaveform from './audio/waveform.js';
 
-export const registry = createRegistry([echo, fail, sleep]);
+export const registry = createRegistry([
+  echo,
+  fail,
+  sleep,
+  videoProbe,
+  videoThumbnail,
+  videoTranscode,
+  imageResize,
+  imageProbe,
+  audioTranscode,
+  audioWaveform,
+]);

@@ -77,3 +77,33 @@ export function makeTaskContext(config: Config, overrides: TaskContextOverrides 
     },
   };
 }
+
+export interface TaskRun<R> {
+  result: R;
+  progress: ProgressCall[];
+  taskId: string;
+  /** The temp dir the task used (already removed), or null. */
+  tempDir: string | null;
+}
+
+/**
+ * Validates `data` with the task's schema (as the worker does), runs the
+ * handler on a fresh context and always cleans up. Rejections carry the
+ * handler's error unchanged.
+ */
+export async function runTask<R>(
+  def: { input: { parse(data: unknown): unknown }; handler(input: never, ctx: TaskContext): Promise<R> },
+  data: unknown,
+  config: Config,
+  setup: (c: TestTaskContext) => void = () => undefined,
+): Promise<TaskRun<R>> {
+  const c = makeTaskContext(config);
+  setup(c);
+  try {
+    const input = def.input.parse(data);
+    const result = await def.handler(input as never, c.ctx);
+    return { result, progress: c.progress, taskId: c.ctx.taskId, tempDir: c.tempDirPath() };
+  } finally {
+    await c.cleanup();
+  }
+}
