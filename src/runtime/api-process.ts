@@ -5,6 +5,7 @@ import { createApp } from '../api/app.js';
 import { createProducer, type Producer } from '../queue/producer.js';
 import type { TaskRegistry } from '../tasks/registry.js';
 import type { Router } from '@koa/router';
+import { createFilesRouter } from '../api/routes/files.js';
 import type { Services } from './services.js';
 
 export interface RunningApi {
@@ -41,7 +42,7 @@ export async function startApiProcess(services: Services, opts: ApiProcessOption
     producer,
     checkCallbackUrl: (url) => services.checkCallbackUrl(url),
     isShuttingDown: () => shuttingDown,
-    extraRouters: opts.extraRouters ?? [],
+    extraRouters: [createFilesRouter({ config }), ...(opts.extraRouters ?? [])],
   });
   const server = http.createServer(app.callback());
   // Slowloris guard: a client gets this long to send its headers and body.

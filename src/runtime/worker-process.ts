@@ -6,6 +6,9 @@ import type { TaskRegistry } from '../tasks/registry.js';
 import { createWorker, type Worker } from '../worker/worker.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
 import type { Services } from './services.js';
+import { checkMediaTools } from '../media/tools.js';
+import { pruneOutputs } from '../media/retention.js';
+import { coerceError } from '../errors.js';
 
 export interface WorkerProcessOptions {
   queues: readonly string[];
@@ -21,6 +24,9 @@ export interface RunningWorker {
   close(graceMs: number): Promise<void>;
 }
 
+/** Output pruning runs at start and then hourly in every worker (it is idempotent). */
+const PRUNE_INTERVAL_MS = 3_600_000;
+
 export function parseQueues(names: readonly string[]): QueueName[] {
   const unknown = names.filter((n) => !(QUEUE_NAMES as readonly string[]).includes(n));
   if (unknown.length > 0) {
@@ -33,6 +39,8 @@ export function parseQueues(names: readonly string[]): QueueName[] {
 
 export async function startWorkerProcess(services: Services, opts: WorkerProcessOptions): Promise<RunningWorker> {
   const queues = parseQueues(opts.queues);
+  // Fail at start, not on the first video: a queue that needs ffmpeg must find it.
+  await checkMediaTools(services.config, opts.registry, queues);
   const dispatcher = opts.deliver ? services.createDispatcher() : null;
   const worker = createWorker({
     config: services.config,
@@ -47,11 +55,21 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   });
   await worker.ready();
   dispatcher?.start();
+  const prune = (): void => {
+    pruneOutputs(services.config).then(
+      (n) => n > 0 && services.logger.info('pruned old task outputs', { removed: n }),
+      (err: unknown) => services.logger.warn('pruning task outputs failed', { err: coerceError(err).message }),
+    );
+  };
+  const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
+  pruneTimer.unref();
+  prune();
   services.logger.info('worker ready', { queues, concurrency: opts.concurrency, delivers_callbacks: dispatcher !== null, pid: process.pid });
   return {
     worker,
     dispatcher,
     async close(graceMs) {
+      clearInterval(pruneTimer);
       const started = Date.now();
       await worker.close(graceMs);
       await dispatcher?.stop(Math.max(1000, graceMs - (Date.now() - started)));
