@@ -122,6 +122,20 @@ export const configSchema = z
     FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
     /** ffprobe binary. @default ffprobe on PATH */
     FFPROBE_PATH: z.string().min(1).default('ffprobe'),
+    /** How long a rotated-out subscription secret still signs deliveries, hours. @default 24 */
+    WEBHOOK_SECRET_OVERLAP_H: int(24, 0, 24 * 30),
+    /** A failing subscription with no success for this long is disabled, hours. @default 72 */
+    WEBHOOK_DISABLE_AFTER_H: int(72, 1, 24 * 365),
+    /** Attempts in flight per subscription endpoint, per process. @default 8 */
+    WEBHOOK_ENDPOINT_CONCURRENCY: int(8, 1, 1000),
+    /** Retry delays for subscription deliveries, e.g. `5s,5m,30m,2h,5h,10h,10h`; empty = the callback schedule. */
+    WEBHOOK_RETRY_SCHEDULE: z.string().default(''),
+    /** At most one `task.progress` event per task per endpoint per this interval. @default 1000 */
+    PROGRESS_EVENT_INTERVAL_MS: int(1000, 50, 3_600_000),
+    /** Delivery records older than this are pruned, days. @default 30 */
+    DELIVERY_RETENTION_DAYS: int(30, 1, 3650),
+    /** Finished task records older than this are pruned, days. @default 30 */
+    TASK_RETENTION_DAYS: int(30, 1, 3650),
     /** error, warn, info, debug. @default info */
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
     /** `json` for machines, `pretty` for people. @default json */
