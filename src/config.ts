@@ -129,7 +129,10 @@ export const configSchema = z
     /** Attempts in flight per subscription endpoint, per process. @default 8 */
     WEBHOOK_ENDPOINT_CONCURRENCY: int(8, 1, 1000),
     /** Retry delays for subscription deliveries, e.g. `5s,5m,30m,2h,5h,10h,10h`; empty = the callback schedule. */
-    WEBHOOK_RETRY_SCHEDULE: z.string().default(''),
+    WEBHOOK_RETRY_SCHEDULE: z
+      .string()
+      .regex(/^\s*(\d+(ms|s|m|h|d)\s*(,\s*\d+(ms|s|m|h|d)\s*)*)?$/, 'a comma-separated list of delays like 5s,5m,30m,2h')
+      .default(''),
     /** At most one `task.progress` event per task per endpoint per this interval. @default 1000 */
     PROGRESS_EVENT_INTERVAL_MS: int(1000, 50, 3_600_000),
     /** Delivery records older than this are pruned, days. @default 30 */

@@ -7,15 +7,20 @@ import Koa from 'koa';
 import type { Router } from '@koa/router';
 import { Router as KoaRouter } from '@koa/router';
 import type { Redis } from 'ioredis';
+import type { Dispatcher } from 'undici';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Producer } from '../queue/producer.js';
 import type { Keys } from '../store/keys.js';
 import type { TaskRegistry } from '../tasks/registry.js';
 import { authMiddleware, type AuthState } from './auth.js';
+import { createIdempotency } from './idempotency.js';
+import { rateLimitMiddleware } from './rate-limit.js';
 import { problemMiddleware } from './problem.js';
 import { healthRouter } from './routes/health.js';
 import { tasksRouter } from './routes/tasks.js';
+import { webhooksRouter } from './routes/webhooks.js';
+import { deliveriesRouter } from './routes/deliveries.js';
 
 export interface AppDeps {
   config: Config;
@@ -30,6 +35,8 @@ export interface AppDeps {
   isShuttingDown(): boolean;
   /** Mounted after auth (e.g. the media files router). */
   extraRouters?: Router[];
+  /** The guarded egress agent (undici Dispatcher): sends `POST /webhooks/{id}/test`. */
+  egress?: Dispatcher;
 }
 
 
@@ -53,7 +60,15 @@ export function createApp(deps: AppDeps): Koa<AuthState> {
   // these routes matches, so an unknown path is a 404 with or without a key.
   const api = new KoaRouter<AuthState>();
   api.use(authMiddleware(deps.config.API_KEYS));
-  api.use(tasksRouter(deps).routes());
+  if (deps.config.RATE_LIMIT_PER_MIN > 0) {
+    api.use(
+      rateLimitMiddleware({ redis: deps.redis, prefix: deps.keys.prefix, limitPerMin: deps.config.RATE_LIMIT_PER_MIN, logger: deps.logger }),
+    );
+  }
+  const idempotency = createIdempotency({ redis: deps.redis, prefix: deps.keys.prefix, logger: deps.logger });
+  api.use(tasksRouter({ ...deps, idempotency }).routes());
+  api.use(webhooksRouter(deps).routes());
+  api.use(deliveriesRouter(deps).routes());
   for (const extra of deps.extraRouters ?? []) api.use(extra.routes());
   app.use(api.routes());
   app.use(api.allowedMethods());

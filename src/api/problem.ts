@@ -3,7 +3,9 @@
  * error into an `application/problem+json` body; it never shows a message,
  * stack or path of an error we did not raise on purpose for the client.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Middleware } from 'koa';
 import { TaskhookError, coerceError, type FieldIssue } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -92,7 +94,14 @@ export function problemMiddleware(logger: Logger): Middleware {
       if (ctx.body == null) {
         if (ctx.status === 404) throw routeNotFound();
         if (ctx.status === 405) throw methodNotAllowed();
-        if (ctx.status === 501) throw notImplemented();
+        // The router answers 501 for a method it has no route for at all (TRACE,
+        // PROPFIND …): that is the client's mistake, not a server failure.
+        if (ctx.status === 501) {
+          const allow = ctx.response.get('Allow');
+          if (allow) throw methodNotAllowed();
+          ctx.remove('Allow');
+          throw routeNotFound();
+        }
       }
     } catch (thrown) {
       const err = coerceError(thrown);
@@ -105,4 +114,57 @@ export function problemMiddleware(logger: Logger): Middleware {
       ctx.body = JSON.stringify(problem);
     }
   };
+}
+
+/**
+ * `server.on('clientError', …)`: requests Node's HTTP parser refuses (bad
+ * method, malformed header, bad Content-Length, headers over the size limit)
+ * never reach the app; answer them with a problem body too, instead of
+ * Node's bare `400 Bad Request`.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as Partial<Socket>).bytesWritten) {
+    socket.destroy();
+    return;
+  }
+  const [status, code] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout']
+        : [400, 'bad_request'];
+  const problem: Problem = {
+    type: TYPE_PREFIX + code,
+    title: title(status),
+    status,
+    detail: status === 400 ? 'The request is not valid HTTP.' : title(status),
+    code,
+  };
+  const body = JSON.stringify(problem);
+  socket.end(
+    `HTTP/1.1 ${status} ${title(status)}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * `server.on('checkExpectation', …)`: an `Expect` header other than
+ * `100-continue` never reaches the app either; Node would answer a bare 417.
+ */
+export function expectationFailedHandler(_req: IncomingMessage, res: ServerResponse): void {
+  const problem: Problem = {
+    type: TYPE_PREFIX + 'expectation_failed',
+    title: title(417),
+    status: 417,
+    detail: 'Only "Expect: 100-continue" is supported.',
+    code: 'expectation_failed',
+  };
+  res.writeHead(417, { 'Content-Type': PROBLEM_CONTENT_TYPE, 'X-Content-Type-Options': 'nosniff', Connection: 'close' });
+  res.end(JSON.stringify(problem));
+}
+
+/** Installs both server-level handlers, so even requests the app never sees get a problem body. */
+export function attachProblemHandlers(server: Server): void {
+  server.on('clientError', clientErrorHandler);
+  server.on('checkExpectation', expectationFailedHandler);
 }

@@ -15,12 +15,20 @@ import { decide } from './policy.js';
 import { sendAttempt } from './send.js';
 import type { Signer } from './sign.js';
 
+/** How to send one delivery: its signer and extra headers, or why it cannot be sent. */
+export type Route = { signer: Signer; headers: Record<string, string> } | { error: string };
+
 export interface DispatcherOptions {
   outbox: Outbox;
   agent: HttpDispatcher;
-  /** The signer for a delivery's `secret` reference (`default` = WEBHOOK_SECRET). */
-  signerFor(ref: string): Signer | undefined;
+  /** Signer and headers for a delivery (`default` = WEBHOOK_SECRET, `sub:<id>` = that subscription's). */
+  route(d: ClaimedDelivery): Route | Promise<Route>;
+  /** Policy for task callbacks. */
   policy: RetryPolicy;
+  /** Policy for subscription deliveries. @default policy */
+  subscriptionPolicy?: RetryPolicy;
+  /** In-flight attempts per subscription endpoint. @default hostConcurrency */
+  endpointConcurrency?: number;
   logger: Logger;
   timeoutMs: number;
   maxResponseBytes: number;
@@ -48,6 +56,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   const pollMs = opts.pollMs ?? 100;
   // Longer than any attempt can take, so only a dead process loses its lease.
   const leaseMs = opts.timeoutMs + 5_000;
+  /** In-flight attempts per `h:<host>` and per `s:<subscription>`. */
   const perHost = new Map<string, number>();
   let inFlight = 0;
   let stopping = false;
@@ -70,14 +79,15 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
 
   const attempt = async (d: ClaimedDelivery): Promise<void> => {
     const n = d.attempts + 1;
-    const signer = opts.signerFor(d.secret);
+    const route = await opts.route(d);
     const startedAt = new Date();
     let record: AttemptRecord;
     let nextAt: number | null = null;
-    if (!signer) {
-      record = { n, at: startedAt.toISOString(), status_code: null, duration_ms: 0, error: `no signing secret "${d.secret}"`, outcome: 'failed' };
+    if ('error' in route) {
+      record = { n, at: startedAt.toISOString(), status_code: null, duration_ms: 0, error: route.error, outcome: 'failed' };
     } else {
-      const headers = signer.headers(d.msgId, Math.floor(startedAt.getTime() / 1000), d.body);
+      // Custom headers first: the signature headers must win.
+      const headers = { ...route.headers, ...route.signer.headers(d.msgId, Math.floor(startedAt.getTime() / 1000), d.body) };
       const result = await sendAttempt({
         url: d.url,
         body: d.body,
@@ -86,7 +96,8 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
         timeoutMs: opts.timeoutMs,
         maxResponseBytes: opts.maxResponseBytes,
       });
-      const decision = decide(opts.policy, n, result);
+      const policy = d.sub ? (opts.subscriptionPolicy ?? opts.policy) : opts.policy;
+      const decision = decide(policy, n, result);
       if (decision.outcome === 'retry') nextAt = Date.now() + (decision.delayMs ?? 0);
       record = {
         n,
@@ -96,6 +107,11 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
         error: result.error,
         outcome: decision.outcome,
       };
+      // Subscription deliveries keep what the receiver said (bounded), for the delivery log.
+      if (d.sub) {
+        record.response_headers = result.response_headers;
+        record.response_excerpt = result.response_excerpt;
+      }
     }
     await opts.outbox.record(d.id, record, nextAt);
     opts.onAttempt?.(d, record);
@@ -105,16 +121,19 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     else opts.logger.warn('callback failed for good', { ...meta, error: record.error });
   };
 
+  const endpointCap = opts.endpointConcurrency ?? opts.hostConcurrency;
   const run = (d: ClaimedDelivery): void => {
     const host = hostOf(d.url);
-    const hostCount = perHost.get(host) ?? 0;
-    if (stopping || inFlight >= opts.concurrency || hostCount >= opts.hostConcurrency) {
+    // A subscription endpoint has its own cap as well as its host's.
+    const slots = d.sub ? [`h:${host}`, `s:${d.sub}`] : [`h:${host}`];
+    const full = slots.some((k) => (perHost.get(k) ?? 0) >= (k.startsWith('s:') ? endpointCap : opts.hostConcurrency));
+    if (stopping || inFlight >= opts.concurrency || full) {
       // Over a cap: the delivery waits in Redis, not in this process.
       release(d, stopping ? 0 : 50 + Math.floor(Math.random() * 150));
       return;
     }
     inFlight += 1;
-    perHost.set(host, hostCount + 1);
+    for (const k of slots) perHost.set(k, (perHost.get(k) ?? 0) + 1);
     attempt(d)
       .catch((err: unknown) => {
         opts.logger.error('callback attempt could not be recorded; it will be retried when its lease expires', {
@@ -124,9 +143,11 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       })
       .finally(() => {
         inFlight -= 1;
-        const left = (perHost.get(host) ?? 1) - 1;
-        if (left <= 0) perHost.delete(host);
-        else perHost.set(host, left);
+        for (const k of slots) {
+          const left = (perHost.get(k) ?? 1) - 1;
+          if (left <= 0) perHost.delete(k);
+          else perHost.set(k, left);
+        }
         if (inFlight === 0 && idle) idle();
       });
   };

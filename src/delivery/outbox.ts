@@ -1,7 +1,7 @@
 /**
  * The durable outbox in Redis: claim what is due (with a lease), record each
  * attempt, give back what cannot be attempted now. Deliveries are created by
- * the task store's finish script, together with the task's outcome.
+ * the task store's scripts, together with the state change that causes them.
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
@@ -12,11 +12,14 @@ export interface ClaimedDelivery {
   url: string;
   body: string;
   msgId: string;
-  /** Attempts already made. */
+  /** Attempts already made in this attempt sequence. */
   attempts: number;
+  /** `default` or `sub:<id>`. */
   secret: string;
   event: string;
   taskId: string;
+  /** Subscription id, or '' for a task callback. */
+  sub: string;
 }
 
 export interface AttemptRecord {
@@ -26,6 +29,15 @@ export interface AttemptRecord {
   duration_ms: number;
   error: string | null;
   outcome: 'delivered' | 'retry' | 'failed' | 'blocked';
+  response_headers?: Record<string, string>;
+  response_excerpt?: string;
+}
+
+export interface RecordOptions {
+  /** A failing endpoint with no success for this long is disabled. */
+  disableAfterMs: number;
+  /** Coalesced progress events go out at most this often. */
+  progressIntervalMs: number;
 }
 
 export interface Outbox {
@@ -36,17 +48,18 @@ export interface Outbox {
   backlog(): Promise<number>;
 }
 
-export function createOutbox(redis: Redis, keys: Keys): Outbox {
+const FIELDS = 9;
+
+export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Outbox {
   const lua = new URL('./lua/', import.meta.url);
   defineScript(redis, lua, 'claim', 1);
-  defineScript(redis, lua, 'record', 3);
+  defineScript(redis, lua, 'record', 2);
   defineScript(redis, lua, 'release', 2);
-  const dlvPrefix = keys.delivery('');
   return {
     async claim(limit, leaseMs) {
-      const flat = await callScript<string[]>(redis, 'claim', [keys.due], [Date.now(), leaseMs, limit, dlvPrefix]);
+      const flat = await callScript<string[]>(redis, 'claim', [keys.due], [Date.now(), leaseMs, limit, keys.deliveryPrefix]);
       const out: ClaimedDelivery[] = [];
-      for (let i = 0; i + 7 < flat.length; i += 8) {
+      for (let i = 0; i + FIELDS - 1 < flat.length; i += FIELDS) {
         out.push({
           id: flat[i] as string,
           url: flat[i + 1] as string,
@@ -56,17 +69,26 @@ export function createOutbox(redis: Redis, keys: Keys): Outbox {
           secret: flat[i + 5] as string,
           event: flat[i + 6] as string,
           taskId: flat[i + 7] as string,
+          sub: flat[i + 8] ?? '',
         });
       }
       return out;
     },
     record(id, attempt, nextAt) {
-      return callScript<string>(
-        redis,
-        'record',
-        [keys.delivery(id), keys.attempts(id), keys.due],
-        [id, JSON.stringify(attempt), attempt.n, attempt.outcome, nextAt ?? 0, Date.now()],
-      );
+      return callScript<string>(redis, 'record', [keys.delivery(id), keys.attempts(id)], [
+        id,
+        JSON.stringify(attempt),
+        attempt.n,
+        attempt.outcome,
+        nextAt ?? 0,
+        Date.now(),
+        attempt.status_code ?? 0,
+        keys.deliveryPrefix,
+        keys.webhookPrefix,
+        opts.disableAfterMs,
+        opts.progressIntervalMs,
+        attempt.duration_ms,
+      ]);
     },
     async release(id, dueAt) {
       await callScript<number>(redis, 'release', [keys.delivery(id), keys.due], [id, dueAt]);

@@ -41,13 +41,25 @@ export const taskFailedPayloadSchema = z.object({
   metadata: jsonObject,
 });
 
+export const taskCancelledPayloadSchema = z.object({
+  event: z.literal('task.cancelled'),
+  task_id: z.string().min(1),
+  project_id: z.string().nullable(),
+  task_type: z.string().min(1),
+  status: z.literal('cancelled'),
+  cancelled_at: isoDate,
+  metadata: jsonObject,
+});
+
 export const callbackPayloadSchema = z.discriminatedUnion('event', [
   taskCompletedPayloadSchema,
   taskFailedPayloadSchema,
+  taskCancelledPayloadSchema,
 ]);
 
 export type TaskCompletedPayload = z.infer<typeof taskCompletedPayloadSchema>;
 export type TaskFailedPayload = z.infer<typeof taskFailedPayloadSchema>;
+export type TaskCancelledPayload = z.infer<typeof taskCancelledPayloadSchema>;
 export type CallbackPayload = z.infer<typeof callbackPayloadSchema>;
 export type CallbackEvent = CallbackPayload['event'];
 
@@ -105,6 +117,18 @@ export function failedPayload(
   // receivers can tell "not sent" from "empty".
   const traceback = includeTraceback && failure.traceback !== undefined ? { traceback: failure.traceback } : {};
   return { ...head, ...traceback, failed_at: failedAt.toISOString(), metadata: task.metadata };
+}
+
+export function cancelledPayload(task: OutcomeTask, cancelledAt: Date): TaskCancelledPayload {
+  return {
+    event: 'task.cancelled',
+    task_id: task.task_id,
+    project_id: task.project_id,
+    task_type: task.task_type,
+    status: 'cancelled',
+    cancelled_at: cancelledAt.toISOString(),
+    metadata: task.metadata,
+  };
 }
 
 /** The failure fields of any error: message, stable code, stack. */

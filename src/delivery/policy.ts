@@ -15,6 +15,32 @@ export interface RetryPolicy {
   retryAfterMaxMs: number;
   /** 4xx statuses worth retrying. 5xx are always retried. */
   retryStatuses: readonly number[];
+  /** Explicit delays per retry (overrides the doubling); its length is the retry count. */
+  schedule?: readonly number[];
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `5s,5m,30m,2h` → [5000, 300000, 1800000, 7200000]; throws on anything else. */
+export function parseSchedule(text: string): number[] {
+  return text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0)
+    .map((part) => {
+      const m = /^(\d+)(ms|s|m|h|d)$/.exec(part);
+      if (!m) throw new RangeError(`"${part}" is not a delay like 500ms, 5s, 5m, 2h or 1d`);
+      return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+    });
+}
+
+/** Subscription deliveries: the callback policy, or WEBHOOK_RETRY_SCHEDULE when set. */
+export function subscriptionPolicyFromConfig(
+  config: Pick<Config, 'CALLBACK_MAX_RETRIES' | 'CALLBACK_BACKOFF_MS' | 'CALLBACK_RETRY_AFTER_MAX_MS' | 'WEBHOOK_RETRY_SCHEDULE'>,
+): RetryPolicy {
+  const base = policyFromConfig(config);
+  const schedule = parseSchedule(config.WEBHOOK_RETRY_SCHEDULE);
+  return schedule.length === 0 ? base : { ...base, maxRetries: schedule.length, schedule };
 }
 
 /** Request Timeout and Too Many Requests: the receiver asks us to come back. */
@@ -36,6 +62,8 @@ export function backoff(policy: RetryPolicy, retryNumber: number): number {
   if (!Number.isInteger(retryNumber) || retryNumber < 1) {
     throw new RangeError(`retryNumber must be an integer >= 1, got ${String(retryNumber)}`);
   }
+  const fixed = policy.schedule?.[retryNumber - 1];
+  if (fixed !== undefined) return fixed;
   return policy.backoffMs * 2 ** (retryNumber - 1);
 }
 

@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app.js';
+import { attachProblemHandlers } from '../api/problem.js';
 import { createProducer, type Producer } from '../queue/producer.js';
 import type { TaskRegistry } from '../tasks/registry.js';
 import type { Router } from '@koa/router';
@@ -41,10 +42,13 @@ export async function startApiProcess(services: Services, opts: ApiProcessOption
     keys: services.keys,
     producer,
     checkCallbackUrl: (url) => services.checkCallbackUrl(url),
+    egress: services.egress,
     isShuttingDown: () => shuttingDown,
     extraRouters: [createFilesRouter({ config }), ...(opts.extraRouters ?? [])],
   });
   const server = http.createServer(app.callback());
+  // Requests Node's parser refuses (or an unsupported Expect) get a problem+json body too.
+  attachProblemHandlers(server);
   // Slowloris guard: a client gets this long to send its headers and body.
   server.headersTimeout = 15_000;
   server.requestTimeout = 30_000;

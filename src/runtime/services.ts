@@ -12,7 +12,9 @@ import { createKeys, type Keys } from '../store/keys.js';
 import { createTaskStore, type TaskStore } from '../store/task-store.js';
 import { createOutbox, type Outbox } from '../delivery/outbox.js';
 import { createDeliveryDispatcher, type DeliveryDispatcher } from '../delivery/dispatcher.js';
-import { policyFromConfig } from '../delivery/policy.js';
+import { policyFromConfig, subscriptionPolicyFromConfig } from '../delivery/policy.js';
+import { createEndpointDirectory } from '../delivery/endpoints.js';
+import { createSubscriptionMatcher, type SubscriptionMatcher } from '../delivery/subscriptions.js';
 import { createSigner } from '../delivery/sign.js';
 import { createEgressAgent, egressPolicyFromConfig, checkUrl, type EgressPolicy } from '../egress/index.js';
 import { checkRedisSafety, connectRedis } from './redis.js';
@@ -24,6 +26,7 @@ export interface Services {
   keys: Keys;
   store: TaskStore;
   outbox: Outbox;
+  subscriptions: SubscriptionMatcher;
   egressPolicy: EgressPolicy;
   egress: Agent;
   /** Checks a callback URL against the egress policy at submit time. */
@@ -39,8 +42,12 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const keys = createKeys(config.REDIS_PREFIX);
   const egressPolicy = egressPolicyFromConfig(config);
   const egress = createEgressAgent(egressPolicy, { connections: 256 });
-  const outbox = createOutbox(redis, keys);
+  const outbox = createOutbox(redis, keys, {
+    disableAfterMs: config.WEBHOOK_DISABLE_AFTER_H * 3_600_000,
+    progressIntervalMs: config.PROGRESS_EVENT_INTERVAL_MS,
+  });
   const signer = createSigner(config.WEBHOOK_SECRET);
+  const endpoints = createEndpointDirectory(redis, keys);
   return {
     config,
     logger,
@@ -48,6 +55,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     keys,
     store: createTaskStore(redis, keys),
     outbox,
+    subscriptions: createSubscriptionMatcher(redis, keys),
     egressPolicy,
     egress,
     async checkCallbackUrl(url) {
@@ -57,8 +65,16 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       createDeliveryDispatcher({
         outbox,
         agent: egress,
-        signerFor: (ref) => (ref === 'default' ? signer : undefined),
+        async route(d) {
+          if (!d.sub) return { signer, headers: {} };
+          const ep = await endpoints.get(d.sub);
+          if (!ep) return { error: 'the subscription was deleted' };
+          if (!ep.active) return { error: 'the subscription is disabled' };
+          return { signer: ep.signer, headers: ep.headers };
+        },
         policy: policyFromConfig(config),
+        subscriptionPolicy: subscriptionPolicyFromConfig(config),
+        endpointConcurrency: config.WEBHOOK_ENDPOINT_CONCURRENCY,
         logger,
         timeoutMs: config.CALLBACK_TIMEOUT_MS,
         maxResponseBytes: config.CALLBACK_MAX_RESPONSE_BYTES,

@@ -48,6 +48,8 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
     registry: opts.registry,
     keys: services.keys,
     store: services.store,
+    subscriptions: services.subscriptions,
+    subscriber: services.redis.duplicate(),
     dispatcher,
     egress: services.egress,
     queues,

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Every Redis key name taskhook uses, in one place (see docs/architecture.md). */
 
 export interface Keys {
@@ -6,6 +8,15 @@ export interface Keys {
   delivery(deliveryId: string): string;
   attempts(deliveryId: string): string;
   readonly due: string;
+  /** `P:dlv:` — delivery keys are this plus the delivery id. */
+  readonly deliveryPrefix: string;
+  /** The tenant's dead letters (deliveries whose retries are exhausted). */
+  dead(tenant: string): string;
+  /** `P:wh:` — subscription keys are this plus the subscription id. */
+  readonly webhookPrefix: string;
+  webhook(id: string): string;
+  /** The tenant's subscriptions, scored by creation time. */
+  tenantWebhooks(tenant: string): string;
   /** bee-queue's own prefix; its keys are `${bq}:${queue}:…`. */
   readonly bq: string;
 }
@@ -17,6 +28,11 @@ export function createKeys(prefix: string): Keys {
     delivery: (id) => `${prefix}:dlv:${id}`,
     attempts: (id) => `${prefix}:dlv:${id}:att`,
     due: `${prefix}:dlv:due`,
+    deliveryPrefix: `${prefix}:dlv:`,
+    dead: (tenant) => `${prefix}:dlv:dead:${tenant}`,
+    webhookPrefix: `${prefix}:wh:`,
+    webhook: (id) => `${prefix}:wh:${id}`,
+    tenantWebhooks: (tenant) => `${prefix}:wh:t:${tenant}`,
     bq: `${prefix}:bq`,
   };
 }
@@ -24,6 +40,11 @@ export function createKeys(prefix: string): Keys {
 /** The delivery id of a task's callback for one outcome generation. */
 export function taskDeliveryId(taskId: string, gen: number): string {
   return `${taskId}.${gen}`;
+}
+
+/** The `webhook-id` of a subscription delivery: stable per event and endpoint. */
+export function subscriptionMessageId(deliveryId: string): string {
+  return `msg_${createHash('sha256').update(deliveryId).digest('hex').slice(0, 32)}`;
 }
 
 /** The `webhook-id` of a task's callback: stable across retries and resends of one outcome. */

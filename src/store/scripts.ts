@@ -7,10 +7,16 @@ import type { Redis } from 'ioredis';
 
 const cache = new Map<string, string>();
 
+const INCLUDE = /^-- #include ([a-z0-9-]+)$/gm;
+const LIB = new URL('../delivery/lua/lib/', import.meta.url);
+
+/** A script's text, with `-- #include NAME` lines replaced by src/delivery/lua/lib/NAME.lua. */
 function source(file: URL): string {
   let text = cache.get(file.href);
   if (text === undefined) {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8').replace(INCLUDE, (_, name: string) =>
+      readFileSync(new URL(`${name}.lua`, LIB), 'utf8'),
+    );
     cache.set(file.href, text);
   }
   return text;

@@ -17,7 +17,8 @@ export type RunOutcome =
   | { kind: 'success'; result: TaskResult }
   | { kind: 'error'; error: Error }
   | { kind: 'timeout'; error: TaskTimeoutError }
-  | { kind: 'shutdown' };
+  | { kind: 'shutdown' }
+  | { kind: 'cancelled' };
 
 export interface RunOptions {
   def: AnyTaskDefinition;
@@ -30,6 +31,8 @@ export interface RunOptions {
   dispatcher: Dispatcher;
   /** Fires when the worker gives up waiting for running tasks at shutdown. */
   shutdown: AbortSignal;
+  /** Fires when a client cancels the task. */
+  cancel?: AbortSignal;
   onProgress(percent: number, info?: ProgressInfo): void;
 }
 
@@ -39,6 +42,12 @@ const SETTLE_AFTER_ABORT_MS = 2000;
 class ShutdownAbort extends Error {
   constructor() {
     super('worker shutting down');
+  }
+}
+
+class CancelAbort extends Error {
+  constructor() {
+    super('task cancelled');
   }
 }
 
@@ -53,6 +62,9 @@ export async function runTask(opts: RunOptions): Promise<RunOutcome> {
   const onShutdown = (): void => controller.abort(new ShutdownAbort());
   if (opts.shutdown.aborted) onShutdown();
   else opts.shutdown.addEventListener('abort', onShutdown, { once: true });
+  const onCancel = (): void => controller.abort(new CancelAbort());
+  if (opts.cancel?.aborted) onCancel();
+  else opts.cancel?.addEventListener('abort', onCancel, { once: true });
 
   let tempDir: Promise<string> | null = null;
   const ctx: TaskContext = {
@@ -92,11 +104,13 @@ export async function runTask(opts: RunOptions): Promise<RunOutcome> {
       await Promise.race([handling.catch(() => undefined), new Promise((r) => setTimeout(r, SETTLE_AFTER_ABORT_MS).unref())]);
     }
     if (reason instanceof ShutdownAbort) return { kind: 'shutdown' };
+    if (reason instanceof CancelAbort) return { kind: 'cancelled' };
     if (reason instanceof TaskTimeoutError) return { kind: 'timeout', error: reason };
     return { kind: 'error', error: coerceError(reason) };
   } finally {
     clearTimeout(timer);
     opts.shutdown.removeEventListener('abort', onShutdown);
+    opts.cancel?.removeEventListener('abort', onCancel);
     if (onAbort) controller.signal.removeEventListener('abort', onAbort);
     if (tempDir) {
       const dir = await (tempDir as Promise<string>).catch(() => null);

@@ -15,7 +15,8 @@ export interface ProgressWriter {
   flush(): Promise<void>;
 }
 
-export function createProgressWriter(store: TaskStore, taskId: string, log: Logger): ProgressWriter {
+/** `onWrite` sees every value that is written (e.g. to emit `task.progress` events). */
+export function createProgressWriter(store: TaskStore, taskId: string, log: Logger, onWrite?: (percent: number) => void): ProgressWriter {
   let last = -1;
   let lastAt = 0;
   let pending: number | null = null;
@@ -28,6 +29,7 @@ export function createProgressWriter(store: TaskStore, taskId: string, log: Logg
     writing = store.setProgress(taskId, p).catch((err: unknown) => {
       log.debug('progress write failed', { err: coerceError(err).message });
     });
+    onWrite?.(p);
   };
 
   return {

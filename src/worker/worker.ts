@@ -1,9 +1,10 @@
 /**
  * The worker daemon's core: consumes bee-queue queues, runs each task through
  * the base task, and turns the final outcome into the task record's terminal
- * state plus a durable callback (one Lua script) before the job is acked.
+ * state plus its durable deliveries (one Lua script) before the job is acked.
  */
 import type BeeQueue from 'bee-queue';
+import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import type { Config, QueueName } from '../config.js';
 import { WorkerLostError, coerceError, errorCode } from '../errors.js';
@@ -11,12 +12,13 @@ import type { Logger } from '../logger.js';
 import type { TaskRegistry } from '../tasks/registry.js';
 import type { Keys } from '../store/keys.js';
 import type { Outcome, TaskFields, TaskStore } from '../store/task-store.js';
-import { taskOutboxEntry } from '../store/task-store.js';
 import { createQueue, type TaskJobData, type TaskQueue } from '../queue/queues.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
-import { completedPayload, failedPayload, failureFromError, type OutcomeTask } from '../delivery/payload.js';
+import { failureFromError } from '../delivery/payload.js';
+import type { SubscriptionMatcher } from '../delivery/subscriptions.js';
 import { runTask } from './base-task.js';
 import { createProgressWriter } from './progress.js';
+import { claimed, outcomeDeliveries, outcomePayload, progressDeliveryId, progressEntry, startedDeliveries } from './outcome.js';
 
 export interface WorkerOptions {
   config: Config;
@@ -24,7 +26,10 @@ export interface WorkerOptions {
   registry: TaskRegistry;
   keys: Keys;
   store: TaskStore;
-  /** Sends callbacks right after the outcome is written; null = leave them to another process. */
+  subscriptions: SubscriptionMatcher;
+  /** A connection this worker may put into subscriber mode (cancel requests). */
+  subscriber: Redis;
+  /** Sends deliveries right after they are written; null = leave them to another process. */
   dispatcher: DeliveryDispatcher | null;
   /** The guarded egress dispatcher handed to tasks. */
   egress: Dispatcher;
@@ -42,49 +47,53 @@ export interface Worker {
 
 type JobResult = { outcome: string };
 
-function outcomeTask(fields: TaskFields): OutcomeTask {
-  return {
-    task_id: fields.id ?? '',
-    project_id: fields.project ? fields.project : null,
-    task_type: fields.type ?? '',
-    metadata: fields.meta ? (JSON.parse(fields.meta) as Record<string, unknown>) : {},
-  };
+/** The channel cancel requests are published on (payload: the task id). */
+export function cancelChannel(keys: Keys): string {
+  return `${keys.prefix}:cancel`;
 }
 
 export function createWorker(opts: WorkerOptions): Worker {
   const { config, store, registry } = opts;
   const shutdown = new AbortController();
   const queues = new Map<QueueName, TaskQueue>();
+  /** Cancel switches of the tasks running here. */
+  const cancels = new Map<string, AbortController>();
   /** Jobs running here and not yet handed back. */
   let running = 0;
   const idle: (() => void)[] = [];
+  const leaseEnd = (): number => Date.now() + (opts.dispatcher?.leaseMs ?? 0);
 
-  /** Writes the final outcome and its callback, then hands the callback to the dispatcher. */
+  const subsFor = (fields: TaskFields, event: string) =>
+    opts.subscriptions.matching(fields.tenant ?? '', event, fields.type ?? '', fields.project ? fields.project : null);
+
+  /** Writes the final outcome and its deliveries, then hands them to the dispatcher. */
   const finish = async (fields: TaskFields, outcome: Outcome, log: Logger): Promise<void> => {
-    const task = outcomeTask(fields);
     const now = new Date();
-    const started = Number(fields.started ?? now.getTime());
-    const payload =
-      outcome.status === 'completed'
-        ? completedPayload(task, outcome.result ?? {}, Math.max(0, now.getTime() - started) / 1000, now)
-        : failedPayload(task, outcome.error ?? { message: 'unknown', error_type: 'error' }, now, config.CALLBACK_INCLUDE_TRACEBACK);
-    const body = JSON.stringify(payload);
-    const entry = taskOutboxEntry(fields, payload.event, body);
-    const leaseMs = opts.dispatcher?.leaseMs ?? 0;
-    const written = await store.finish(fields, outcome, entry, Date.now() + leaseMs);
-    log.info(`task ${outcome.status}`, { status: outcome.status, error_type: outcome.error?.error_type, write: written });
-    if (written === 'ok' && entry && opts.dispatcher) {
-      opts.dispatcher.deliverNow({
-        id: entry.deliveryId,
-        url: entry.url,
-        body,
-        msgId: entry.msgId,
-        attempts: 0,
-        secret: 'default',
-        event: entry.event,
-        taskId: task.task_id,
-      });
+    const payload = outcomePayload(fields, outcome, now, config.CALLBACK_INCLUDE_TRACEBACK);
+    const [subs, progressSubs] = await Promise.all([subsFor(fields, payload.event), subsFor(fields, 'task.progress')]);
+    const entries = outcomeDeliveries(fields, payload, subs, now);
+    const progressIds = progressSubs.map((s) => progressDeliveryId(fields.id ?? '', s.id));
+    const written = await store.finish(fields, outcome, entries, progressIds, leaseEnd());
+    log.info(`task ${outcome.status}`, { status: outcome.status, error_type: outcome.error?.error_type, write: written.kind });
+    if (written.kind === 'ok' && opts.dispatcher) {
+      const created = new Set(written.created);
+      for (const e of entries) if (created.has(e.deliveryId)) opts.dispatcher.deliverNow(claimed(e, fields.id ?? ''));
     }
+  };
+
+  const announceStart = async (fields: TaskFields): Promise<void> => {
+    const entries = startedDeliveries(fields, await subsFor(fields, 'task.started'), new Date());
+    if (entries.length === 0) return;
+    const created = new Set(await store.enqueue(fields, entries, leaseEnd()));
+    if (opts.dispatcher) for (const e of entries) if (created.has(e.deliveryId)) opts.dispatcher.deliverNow(claimed(e, fields.id ?? ''));
+  };
+
+  const progressEvents = (fields: TaskFields, log: Logger) => (percent: number): void => {
+    subsFor(fields, 'task.progress')
+      .then((subs) =>
+        Promise.all(subs.map((s) => store.progressEvent(fields, progressEntry(fields, s, percent, new Date()), config.PROGRESS_EVENT_INTERVAL_MS))),
+      )
+      .catch((err: unknown) => log.debug('progress event not written', { err: coerceError(err).message }));
   };
 
   const failWith = (err: Error): Outcome => ({ status: 'failed', error: failureFromError(err) });
@@ -99,6 +108,10 @@ export function createWorker(opts: WorkerOptions): Worker {
     if (verdict.kind === 'done') return { outcome: 'already-finished' };
     const fields = verdict.fields;
     const log = opts.logger.child({ task_id: taskId, task_type: fields.type, queue, attempt: Number(fields.runs ?? 1) });
+    if (verdict.kind === 'cancel') {
+      await finish(fields, { status: 'cancelled' }, log);
+      return { outcome: 'cancelled' };
+    }
     if (verdict.kind === 'lost') {
       await finish(fields, failWith(new WorkerLostError(Number(fields.lost ?? 0))), log);
       return { outcome: 'worker_lost' };
@@ -116,8 +129,11 @@ export function createWorker(opts: WorkerOptions): Worker {
       return { outcome: 'failed' };
     }
 
+    announceStart(fields).catch((err: unknown) => log.warn('task.started event not written', { err: coerceError(err).message }));
     const options = fields.opts ? (JSON.parse(fields.opts) as { timeout_s?: number }) : {};
-    const progress = createProgressWriter(store, taskId, log);
+    const progress = createProgressWriter(store, taskId, log, progressEvents(fields, log));
+    const cancel = new AbortController();
+    cancels.set(taskId, cancel);
     log.debug('task started');
     const run = await runTask({
       def,
@@ -129,13 +145,18 @@ export function createWorker(opts: WorkerOptions): Worker {
       config,
       dispatcher: opts.egress,
       shutdown: shutdown.signal,
+      cancel: cancel.signal,
       onProgress: progress.report,
-    });
+    }).finally(() => cancels.delete(taskId));
     await progress.flush();
 
     if (run.kind === 'success') {
       await finish(fields, { status: 'completed', result: run.result }, log);
       return { outcome: 'completed' };
+    }
+    if (run.kind === 'cancelled') {
+      await finish(fields, { status: 'cancelled' }, log);
+      return { outcome: 'cancelled' };
     }
     if (run.kind === 'shutdown') {
       // Hand the job back to the queue for another worker, and never settle:
@@ -177,8 +198,12 @@ export function createWorker(opts: WorkerOptions): Worker {
     queues.set(name, queue);
   }
 
+  // A cancel request reaches every worker; the one running the task aborts it.
+  opts.subscriber.on('message', (_channel: string, taskId: string) => cancels.get(taskId)?.abort());
+
   return {
     async ready() {
+      await opts.subscriber.subscribe(cancelChannel(opts.keys));
       await Promise.all(
         [...queues.values()].map(async (q) => {
           await q.ready();
@@ -199,6 +224,8 @@ export function createWorker(opts: WorkerOptions): Worker {
       const drained = running === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve));
       await Promise.race([closed, drained.then(() => Promise.race([closed, new Promise((r) => setTimeout(r, 200))]))]);
       clearTimeout(handBack);
+      opts.subscriber.disconnect();
     },
   };
 }
+

@@ -6,12 +6,54 @@
 import { Router } from '@koa/router';
 import type { Redis } from 'ioredis';
 import { DependencyError, TaskhookError } from '../../errors.js';
+import { readRedisSettings, type RedisSettings } from '../../runtime/redis.js';
 
 export interface HealthRouteDeps {
   redis: Redis;
   isShuttingDown(): boolean;
   /** Longest wait for PING. @default 2000 */
   pingTimeoutMs?: number;
+  /** How long `/readyz` reuses the Redis settings it read (CONFIG GET is not free). @default 10000 */
+  settingsTtlMs?: number;
+}
+
+/** What `/readyz` reports about Redis; `null` when Redis does not let us read it (CONFIG disabled). */
+export interface RedisSafetyView {
+  maxmemory_policy: string | null;
+  appendonly: string | null;
+}
+
+/** Reads the Redis settings at most once per `ttlMs`; concurrent probes share one read. */
+function cachedSettings(redis: Redis, ttlMs: number): () => Promise<RedisSafetyView> {
+  let value: RedisSafetyView | null = null;
+  let readAt = 0;
+  let pending: Promise<RedisSafetyView> | null = null;
+  const view = (s: RedisSettings): RedisSafetyView => ({ maxmemory_policy: s.maxmemoryPolicy, appendonly: s.appendonly });
+  return () => {
+    if (value !== null && Date.now() - readAt < ttlMs) return Promise.resolve(value);
+    pending ??= readRedisSettings(redis)
+      .then((s) => {
+        value = view(s);
+        readAt = Date.now();
+        return value;
+      })
+      .finally(() => {
+        pending = null;
+      });
+    return pending;
+  };
+}
+
+async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([promise.catch(() => fallback), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function ping(redis: Redis, timeoutMs: number): Promise<boolean> {
@@ -30,6 +72,8 @@ async function ping(redis: Redis, timeoutMs: number): Promise<boolean> {
 
 export function healthRouter(deps: HealthRouteDeps): Router {
   const router = new Router();
+  const settings = cachedSettings(deps.redis, deps.settingsTtlMs ?? 10_000);
+  const unknown: RedisSafetyView = { maxmemory_policy: null, appendonly: null };
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
@@ -42,7 +86,8 @@ export function healthRouter(deps: HealthRouteDeps): Router {
     if (!(await ping(deps.redis, deps.pingTimeoutMs ?? 2000))) {
       throw new DependencyError('redis_unavailable', 'Redis did not answer PING.');
     }
-    ctx.body = { status: 'ready' };
+    // Reported, not judged: start-up already refused an evicting Redis (see checkRedisSafety).
+    ctx.body = { status: 'ready', redis: await within(settings(), deps.pingTimeoutMs ?? 2000, unknown) };
   });
   return router;
 }

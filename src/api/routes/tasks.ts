@@ -12,6 +12,7 @@ import { readTaskView } from '../../store/task-view.js';
 import type { TaskRegistry } from '../../tasks/registry.js';
 import type { AuthState } from '../auth.js';
 import { readJsonBody } from '../body.js';
+import type { Idempotency } from '../idempotency.js';
 import { batchEnvelopeSchema, taskBodySchema, zodIssues, type BodyLimits } from '../schemas.js';
 
 export interface TasksRouteDeps {
@@ -21,6 +22,8 @@ export interface TasksRouteDeps {
   keys: Keys;
   producer: Producer;
   checkCallbackUrl(url: string): Promise<void>;
+  /** Honours `Idempotency-Key` on the submit routes; without it the header is ignored. */
+  idempotency?: Idempotency;
 }
 
 const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -103,8 +106,18 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
     return TRACEPARENT.test(tp) ? { traceparent: tp } : {};
   }
 
+  /** Runs a submit once per Idempotency-Key (when configured and sent). */
+  function once(ctx: Ctx, scope: string, raw: unknown, handler: () => Promise<void>): Promise<void> {
+    return deps.idempotency ? deps.idempotency.run(ctx, scope, raw, handler) : handler();
+  }
+
   async function submitOne(ctx: Ctx): Promise<void> {
     const raw = await readJsonBody(ctx, config.MAX_BODY_BYTES);
+    // `/tasks` and `/tasks/submit` are one endpoint: they share a scope.
+    await once(ctx, 'task', raw, () => queueOne(ctx, raw));
+  }
+
+  async function queueOne(ctx: Ctx, raw: unknown): Promise<void> {
     const checked = await checkTask(raw, '');
     if (!checked.task) fail(checked.issues, checked.unknownType);
     const [queued] = await producer.submit(ctx.state.tenant, [{ ...checked.task, ...traceparent(ctx) }]);
@@ -116,6 +129,10 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
 
   async function submitBatch(ctx: Ctx): Promise<void> {
     const raw = await readJsonBody(ctx, config.MAX_BODY_BYTES);
+    await once(ctx, 'batch', raw, () => queueBatch(ctx, raw));
+  }
+
+  async function queueBatch(ctx: Ctx, raw: unknown): Promise<void> {
     const envelope = batchSchema.safeParse(raw);
     if (!envelope.success) fail(zodIssues(envelope.error), false);
     const { tasks, callback_url: sharedUrl, metadata: sharedMeta } = envelope.data;

@@ -8,6 +8,7 @@ Returns {verdict, fields...}:
   {"missing"}                          no record (expired or never written)
   {"done", status}                     already terminal: a re-run after a crash between outcome and ack
   {"lost", lost, field, value, ...}    found `running` too many times: caller fails it with worker_lost
+  {"cancel", field, value, ...}        cancelled while queued or lost: caller ends it as cancelled
   {"run", field, value, ...}           now running; the flattened record follows
 A record found in `running` means the previous run's worker died without an
 outcome (bee-queue re-queued the stalled job), so `lost` grows by one.
@@ -16,6 +17,11 @@ local status = redis.call("hget", KEYS[1], "status")
 if not status then return {"missing"} end
 if status == "completed" or status == "failed" or status == "cancelled" then
   return {"done", status}
+end
+if redis.call("hexists", KEYS[1], "cancel") == 1 then
+  local out = {"cancel"}
+  for _, v in ipairs(redis.call("hgetall", KEYS[1])) do out[#out + 1] = v end
+  return out
 end
 if status == "running" then
   local lost = redis.call("hincrby", KEYS[1], "lost", 1)

@@ -1,0 +1,226 @@
+/**
+ * `Idempotency-Key` for the submit routes: a client that retries a submit
+ * after a timeout or a dropped connection gets the first answer again instead
+ * of a second task.
+ *
+ * One Redis hash per (tenant, key): `P:idem:{tenant}:{sha256(key)}`. A request
+ * claims it atomically (Lua) with a short lock TTL, so a crashed API process
+ * cannot block a key for more than `lockMs`; a 2xx answer is stored and kept
+ * `ttlMs`; any other outcome releases the key so the client can retry.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Context } from 'koa';
+import type { Redis } from 'ioredis';
+import { TaskhookError, ValidationError, coerceError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AuthState } from './auth.js';
+
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+export const REPLAYED_HEADER = 'Idempotent-Replayed';
+/** How long a completed answer is replayed. */
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** How long a claim blocks the key while its request runs (longer than any submit can take). */
+export const DEFAULT_IDEMPOTENCY_LOCK_MS = 60_000;
+
+const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
+
+export class IdempotencyKeyReusedError extends TaskhookError {
+  constructor() {
+    super('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.', { status: 422 });
+  }
+}
+
+export class IdempotencyInFlightError extends TaskhookError {
+  constructor() {
+    super('idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry shortly.', { status: 409 });
+  }
+}
+
+/**
+ * KEYS[1] the idem hash
+ * ARGV[1] body hash, ARGV[2] claim token, ARGV[3] lock TTL (ms)
+ * Returns {"claimed"} | {"mismatch"} | {"in_flight"} | {"done", status, body, location}.
+ */
+const CLAIM_LUA = `
+local state = redis.call("hget", KEYS[1], "state")
+if not state then
+  redis.call("hset", KEYS[1], "state", "pending", "hash", ARGV[1], "token", ARGV[2])
+  redis.call("pexpire", KEYS[1], ARGV[3])
+  return {"claimed"}
+end
+if redis.call("hget", KEYS[1], "hash") ~= ARGV[1] then return {"mismatch"} end
+if state ~= "done" then return {"in_flight"} end
+local r = redis.call("hmget", KEYS[1], "status", "response", "location")
+return {"done", r[1] or "", r[2] or "", r[3] or ""}
+`;
+
+/**
+ * KEYS[1] the idem hash
+ * ARGV[1] claim token, ARGV[2] status, ARGV[3] response JSON, ARGV[4] location, ARGV[5] TTL (ms)
+ * Stores the answer only while the claim is still ours (a lock that expired may have been re-claimed).
+ */
+const COMPLETE_LUA = `
+if redis.call("hget", KEYS[1], "token") ~= ARGV[1] then return 0 end
+redis.call("hset", KEYS[1], "state", "done", "status", ARGV[2], "response", ARGV[3], "location", ARGV[4])
+redis.call("pexpire", KEYS[1], ARGV[5])
+return 1
+`;
+
+/** KEYS[1] the idem hash; ARGV[1] claim token. Deletes the claim if it is still ours. */
+const RELEASE_LUA = `
+if redis.call("hget", KEYS[1], "token") ~= ARGV[1] then return 0 end
+return redis.call("del", KEYS[1])
+`;
+
+const SCRIPTS = { th_idem_claim: CLAIM_LUA, th_idem_complete: COMPLETE_LUA, th_idem_release: RELEASE_LUA } as const;
+
+type ClaimReply = ['claimed'] | ['mismatch'] | ['in_flight'] | ['done', string, string, string];
+
+export interface IdempotencyOptions {
+  redis: Redis;
+  /** `REDIS_PREFIX`; keys are `${prefix}:idem:{tenant}:{sha256(key)}`. */
+  prefix: string;
+  logger: Logger;
+  /** How long a completed answer is replayed. @default 86400000 (24 h) */
+  ttlMs?: number;
+  /** How long an unfinished claim blocks the key. @default 60000 */
+  lockMs?: number;
+}
+
+export interface Idempotency {
+  /**
+   * Runs `handler` once per (tenant, Idempotency-Key). Without the header it
+   * just runs `handler`. `scope` names the endpoint (aliases share one) and
+   * `body` is the parsed request body: both go into the request fingerprint.
+   */
+  run(ctx: Context & { state: AuthState }, scope: string, body: unknown, handler: () => Promise<void>): Promise<void>;
+}
+
+/**
+ * The Idempotency-Key of a request, or null without one. Throws a 400 naming
+ * the header when it is repeated, empty, longer than 255 chars or not printable ASCII.
+ */
+export function idempotencyKeyOf(ctx: Pick<Context, 'req'>): string | null {
+  const values = ctx.req.headersDistinct['idempotency-key'];
+  if (values === undefined) return null;
+  const [value] = values;
+  if (values.length !== 1 || value === undefined || !KEY_FORMAT.test(value)) {
+    throw new ValidationError('The Idempotency-Key header is invalid.', [
+      { field: IDEMPOTENCY_HEADER, message: 'must be given once, as 1–255 printable ASCII characters' },
+    ]);
+  }
+  return value;
+}
+
+class Token {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * SHA-256 of `scope` and the canonical JSON of `value` (object keys sorted),
+ * so key order and whitespace do not make two equal requests differ.
+ * Iterative: a hostile depth cannot overflow the stack.
+ */
+export function requestFingerprint(scope: string, value: unknown): string {
+  const h = createHash('sha256').update(scope).update('\n');
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v instanceof Token) {
+      h.update(v.text);
+    } else if (Array.isArray(v)) {
+      h.update('[');
+      stack.push(new Token(']'));
+      for (let i = v.length - 1; i >= 0; i -= 1) {
+        stack.push(v[i]);
+        if (i > 0) stack.push(new Token(','));
+      }
+    } else if (v !== null && typeof v === 'object') {
+      const obj = v as Record<string, unknown>;
+      const keys = Object.keys(obj).sort();
+      h.update('{');
+      stack.push(new Token('}'));
+      for (let i = keys.length - 1; i >= 0; i -= 1) {
+        const k = keys[i] as string;
+        stack.push(obj[k]);
+        stack.push(new Token(`${JSON.stringify(k)}:`));
+        if (i > 0) stack.push(new Token(','));
+      }
+    } else {
+      h.update(JSON.stringify(v) ?? 'null');
+    }
+  }
+  return h.digest('hex');
+}
+
+function sha256hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+export function createIdempotency(opts: IdempotencyOptions): Idempotency {
+  const { redis, logger } = opts;
+  const ttlMs = opts.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+  const lockMs = opts.lockMs ?? DEFAULT_IDEMPOTENCY_LOCK_MS;
+  const commands = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+  for (const [name, lua] of Object.entries(SCRIPTS)) {
+    // Defined once per client; ioredis then sends EVALSHA (EVAL on a cache miss).
+    if (typeof commands[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 1, lua });
+  }
+  const evalScript = <T>(name: keyof typeof SCRIPTS, key: string, args: (string | number)[]): Promise<T> =>
+    (commands[name] as (...a: (string | number)[]) => Promise<T>).call(redis, key, ...args);
+
+  const release = (key: string, token: string): Promise<void> =>
+    evalScript<number>('th_idem_release', key, [token]).then(
+      () => undefined,
+      (err: unknown) => {
+        logger.warn('could not release an idempotency key; it expires with its lock', { err: coerceError(err).message });
+      },
+    );
+
+  return {
+    async run(ctx, scope, body, handler) {
+      const idemKey = idempotencyKeyOf(ctx);
+      if (idemKey === null) return handler();
+      const key = `${opts.prefix}:idem:${ctx.state.tenant}:${sha256hex(idemKey)}`;
+      const token = randomUUID();
+      const reply = await evalScript<ClaimReply>('th_idem_claim', key, [requestFingerprint(scope, body), token, lockMs]);
+      switch (reply[0]) {
+        case 'mismatch':
+          throw new IdempotencyKeyReusedError();
+        case 'in_flight':
+          ctx.set('Retry-After', '1');
+          throw new IdempotencyInFlightError();
+        case 'done': {
+          const [, status, response, location] = reply;
+          ctx.status = Number(status);
+          if (location) ctx.set('Location', location);
+          ctx.set(REPLAYED_HEADER, 'true');
+          ctx.type = 'application/json';
+          ctx.body = response;
+          return;
+        }
+        case 'claimed':
+          break;
+      }
+      try {
+        await handler();
+      } catch (err) {
+        // Nothing was created (or the outcome is unknown): let the client retry with the same key.
+        await release(key, token);
+        throw err;
+      }
+      if (ctx.status < 200 || ctx.status > 299) {
+        await release(key, token);
+        return;
+      }
+      const location = ctx.response.get('Location');
+      const response = typeof ctx.body === 'string' ? ctx.body : JSON.stringify(ctx.body);
+      try {
+        await evalScript<number>('th_idem_complete', key, [token, ctx.status, response, location, ttlMs]);
+      } catch (err) {
+        // The task exists: answer it. The claim expires with its lock.
+        logger.warn('could not store an idempotent response', { err: coerceError(err).message });
+      }
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Per-API-key rate limit: a fixed one-minute window counted in Redis, so every
+ * API process shares one budget per key. One round trip per request (a tiny
+ * Lua script: INCR, and PEXPIRE on the window's first hit).
+ *
+ * A fixed window lets a client send up to twice the limit across a window
+ * boundary; that is accepted in exchange for one counter and one round trip
+ * on the hot path. With `RATE_LIMIT_PER_MIN=0` the middleware is not mounted.
+ */
+import type { Middleware } from 'koa';
+import type { Redis } from 'ioredis';
+import { TaskhookError, coerceError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AuthState } from './auth.js';
+
+export const RATE_LIMIT_WINDOW_MS = 60_000;
+
+/**
+ * KEYS[1] the window's counter
+ * ARGV[1] TTL (ms): the rest of the window plus slack, so the key outlives its window but not by much
+ * Returns the count including this request.
+ */
+const HIT_LUA = `
+local n = redis.call("incr", KEYS[1])
+if n == 1 then redis.call("pexpire", KEYS[1], ARGV[1]) end
+return n
+`;
+
+const COMMAND = 'th_rate_limit_hit';
+
+export class RateLimitedError extends TaskhookError {
+  constructor(limit: number, retryAfterS: number) {
+    super('rate_limited', `Too many requests: at most ${limit} per minute per API key.`, {
+      status: 429,
+      extra: { limit_per_minute: limit, retry_after_s: retryAfterS },
+    });
+  }
+}
+
+export interface RateLimitOptions {
+  redis: Redis;
+  /** `REDIS_PREFIX`; counters are `${prefix}:rl:{tenant}:{window}`. */
+  prefix: string;
+  /** Requests per minute per API key (> 0). */
+  limitPerMin: number;
+  logger: Logger;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/** The state after one request of a window: what the headers say and whether to refuse. */
+export interface RateLimitVerdict {
+  allowed: boolean;
+  remaining: number;
+  /** Whole seconds until the window ends (at least 1). */
+  resetS: number;
+}
+
+/** Pure: reads a window's count (including this request). */
+export function rateLimitVerdict(count: number, limit: number, nowMs: number): RateLimitVerdict {
+  const resetS = Math.max(1, Math.ceil((RATE_LIMIT_WINDOW_MS - (nowMs % RATE_LIMIT_WINDOW_MS)) / 1000));
+  return { allowed: count <= limit, remaining: Math.max(0, limit - count), resetS };
+}
+
+/**
+ * Router-level middleware, mounted after auth (it needs `ctx.state.tenant`).
+ * Sets `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` on every
+ * answer; over the limit → 429 `rate_limited` with `Retry-After`. If Redis
+ * fails, the request is let through (logged): the limiter protects Redis, it
+ * should not add a second way for Redis trouble to fail requests.
+ */
+export function rateLimitMiddleware(opts: RateLimitOptions): Middleware<AuthState> {
+  const { redis, limitPerMin: limit, logger } = opts;
+  const now = opts.now ?? Date.now;
+  if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`limitPerMin must be a positive integer, got ${String(limit)}`);
+  if (typeof (redis as unknown as Record<string, unknown>)[COMMAND] !== 'function') {
+    redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: HIT_LUA });
+  }
+  const hit = (key: string, ttlMs: number): Promise<number> =>
+    (redis as unknown as Record<string, (k: string, ttl: number) => Promise<number>>)[COMMAND]!.call(redis, key, ttlMs);
+
+  return async (ctx, next) => {
+    const t = now();
+    const window = Math.floor(t / RATE_LIMIT_WINDOW_MS);
+    let count: number;
+    try {
+      count = await hit(`${opts.prefix}:rl:${ctx.state.tenant}:${window}`, RATE_LIMIT_WINDOW_MS - (t % RATE_LIMIT_WINDOW_MS) + 1000);
+    } catch (err) {
+      logger.warn('rate limit check failed; request let through', { err: coerceError(err).message });
+      return next();
+    }
+    const v = rateLimitVerdict(count, limit, t);
+    ctx.set('RateLimit-Limit', String(limit));
+    ctx.set('RateLimit-Remaining', String(v.remaining));
+    ctx.set('RateLimit-Reset', String(v.resetS));
+    if (!v.allowed) {
+      ctx.set('Retry-After', String(v.resetS));
+      throw new RateLimitedError(limit, v.resetS);
+    }
+    await next();
+  };
+}

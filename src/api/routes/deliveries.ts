@@ -1,0 +1,127 @@
+/**
+ * The delivery log and replay: a subscription's deliveries, one delivery,
+ * the dead letters, resend (one delivery, every failed one of a
+ * subscription since a time, or a task's own callback). Everything is
+ * scoped to the requesting API key via the records' `tenant` fields.
+ */
+import { Router, type RouterContext } from '@koa/router';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config.js';
+import { NotFoundError, TaskhookError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { Keys } from '../../store/keys.js';
+import { createDeliveryLog, type DeliveryFilter, type DeliveryView } from '../../webhooks/deliveries.js';
+import { DEFAULT_PAGE_LIMIT, deadLettersQuerySchema, deliveriesQuerySchema, recoverSchema } from '../../webhooks/schemas.js';
+import { createSubscriptionStore, type Subscription } from '../../webhooks/store.js';
+import type { AuthState } from '../auth.js';
+import { readJsonBody } from '../body.js';
+import { parseOr400 } from './webhooks.js';
+
+export interface DeliveriesRouteDeps {
+  config: Config;
+  logger: Logger;
+  redis: Redis;
+  keys: Keys;
+}
+
+type Ctx = RouterContext<AuthState>;
+
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+
+function conflict(code: string, message: string): TaskhookError {
+  return new TaskhookError(code, message, { status: 409 });
+}
+
+function filterOf(q: { status?: DeliveryFilter['status']; event?: string; since?: string; limit?: number; cursor?: string }): DeliveryFilter {
+  return {
+    status: q.status,
+    event: q.event,
+    since: q.since === undefined ? undefined : Date.parse(q.since),
+    limit: q.limit ?? DEFAULT_PAGE_LIMIT,
+    cursor: q.cursor,
+  };
+}
+
+export function deliveriesRouter(deps: DeliveriesRouteDeps): Router<AuthState> {
+  const log = createDeliveryLog(deps.redis, deps.keys);
+  const subs = createSubscriptionStore(deps.redis, deps.keys.prefix);
+
+  async function loadSub(ctx: Ctx): Promise<Subscription> {
+    const sub = await subs.get(ctx.state.tenant, String(ctx.params.id ?? ''));
+    if (!sub) throw new NotFoundError('Webhook');
+    return sub;
+  }
+
+  /** Resends one delivery of the tenant and answers 202 with it. */
+  async function resendOne(ctx: Ctx, id: string, what: string): Promise<DeliveryView> {
+    const r = await log.resend(ctx.state.tenant, id);
+    switch (r.kind) {
+      case 'missing':
+        throw new NotFoundError(what);
+      case 'delivering':
+        throw conflict('delivery_in_flight', 'An attempt of this delivery is in flight; try again when it has finished.');
+      case 'subscription_gone':
+        throw conflict('webhook_deleted', 'The webhook of this delivery was deleted; it cannot be resent.');
+      default:
+        deps.logger.info('delivery resent', { delivery_id: id, tenant: ctx.state.tenant });
+        ctx.status = 202;
+        ctx.body = r.delivery;
+        return r.delivery;
+    }
+  }
+
+  async function listForWebhook(ctx: Ctx): Promise<void> {
+    const sub = await loadSub(ctx);
+    const q = parseOr400(deliveriesQuerySchema, ctx.query, 'query');
+    const page = await log.listForSubscription(ctx.state.tenant, sub.id, filterOf(q));
+    ctx.body = { deliveries: page.items, next_cursor: page.next_cursor };
+  }
+
+  async function listDead(ctx: Ctx): Promise<void> {
+    const q = parseOr400(deadLettersQuerySchema, ctx.query, 'query');
+    const page = await log.listDead(ctx.state.tenant, filterOf(q));
+    ctx.body = { deliveries: page.items, next_cursor: page.next_cursor };
+  }
+
+  async function show(ctx: Ctx): Promise<void> {
+    const view = await log.get(ctx.state.tenant, String(ctx.params.id ?? ''));
+    if (!view) throw new NotFoundError('Delivery');
+    ctx.body = view;
+  }
+
+  async function resend(ctx: Ctx): Promise<void> {
+    await resendOne(ctx, String(ctx.params.id ?? ''), 'Delivery');
+  }
+
+  async function recover(ctx: Ctx): Promise<void> {
+    const sub = await loadSub(ctx);
+    const body = parseOr400(recoverSchema, await readJsonBody(ctx, deps.config.MAX_BODY_BYTES));
+    const resent = await log.recover(ctx.state.tenant, sub.id, Date.parse(body.since));
+    deps.logger.info('webhook deliveries recovered', { webhook_id: sub.id, since: body.since, resent });
+    ctx.status = 202;
+    ctx.body = { resent };
+  }
+
+  async function resendTaskCallback(ctx: Ctx): Promise<void> {
+    const taskId = String(ctx.params.task_id ?? '').toLowerCase();
+    const [tenant, status, cb, dlv] = TASK_ID.test(taskId)
+      ? await deps.redis.hmget(deps.keys.task(taskId), 'tenant', 'status', 'cb', 'dlv')
+      : [null, null, null, null];
+    // Another tenant's task is indistinguishable from one that does not exist.
+    if (!tenant || tenant !== ctx.state.tenant) throw new NotFoundError('Task');
+    if (!cb) throw new NotFoundError('The callback of this task');
+    if (!FINISHED.has(status ?? '')) throw conflict('task_not_finished', 'The task has not finished yet; its callback is not due.');
+    if (!dlv) throw new NotFoundError('The callback of this task');
+    await resendOne(ctx, dlv, 'The callback of this task');
+  }
+
+  const router = new Router<AuthState>();
+  router.get('/api/v1/webhooks/:id/deliveries', listForWebhook);
+  router.post('/api/v1/webhooks/:id/recover', recover);
+  router.get('/api/v1/deliveries', listDead);
+  router.get('/api/v1/deliveries/:id', show);
+  router.post('/api/v1/deliveries/:id/resend', resend);
+  router.post('/api/v1/tasks/:task_id/callback/resend', resendTaskCallback);
+  return router;
+}

@@ -1,0 +1,20 @@
+--[[
+Resends a delivery: a new attempt sequence of the same event (same msg, so
+the same webhook-id). Attempt numbers restart at 1; earlier attempts stay in
+the attempts list with their own numbers.
+KEYS[1] delivery hash
+KEYS[2] due sorted set
+KEYS[3] the tenant's dead letters (P:dlv:dead:{tenant})
+ARGV[1] delivery id
+ARGV[2] now (epoch ms)
+ARGV[3] tenant (a delivery of another tenant is "missing")
+Returns "ok", "missing" or "delivering" (an attempt is in flight: refused).
+]]
+local d = redis.call("hmget", KEYS[1], "state", "tenant")
+if not d[1] or d[2] ~= ARGV[3] then return "missing" end
+if d[1] == "delivering" then return "delivering" end
+redis.call("hset", KEYS[1], "state", "pending", "n", "0", "next", ARGV[2])
+redis.call("hdel", KEYS[1], "done")
+redis.call("zrem", KEYS[3], ARGV[1])
+redis.call("zadd", KEYS[2], ARGV[2], ARGV[1])
+return "ok"
