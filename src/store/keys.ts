@@ -17,6 +17,8 @@ export interface Keys {
   webhook(id: string): string;
   /** The tenant's subscriptions, scored by creation time. */
   tenantWebhooks(tenant: string): string;
+  /** Pub/sub channel for cancel requests (message: the task id). */
+  readonly cancelChannel: string;
   /** bee-queue's own prefix; its keys are `${bq}:${queue}:…`. */
   readonly bq: string;
 }
@@ -33,6 +35,7 @@ export function createKeys(prefix: string): Keys {
     webhookPrefix: `${prefix}:wh:`,
     webhook: (id) => `${prefix}:wh:${id}`,
     tenantWebhooks: (tenant) => `${prefix}:wh:t:${tenant}`,
+    cancelChannel: `${prefix}:cancel`,
     bq: `${prefix}:bq`,
   };
 }

@@ -67,7 +67,7 @@ export function headerNameProblem(name: string): string | undefined {
 
 const eventsSchema = z
   .array(z.string().max(64))
-  .min(1, 'at least one event type (or "*")')
+  .min(1, 'must list one or more event types, or "*"')
   .max(EVENT_TYPES.length + 1)
   .superRefine((events, ctx) => {
     if (events.includes('*') && events.length > 1) {

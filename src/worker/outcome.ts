@@ -43,13 +43,13 @@ function subscriptionEntry(fields: TaskFields, sub: SubscriptionTarget, event: s
 }
 
 /** The task callback (if any) and one delivery per subscription that wants the outcome event. */
-export function outcomeDeliveries(fields: TaskFields, payload: CallbackPayload, subs: readonly SubscriptionTarget[], now: Date): OutboxEntry[] {
+export function outcomeDeliveries(fields: TaskFields, payload: CallbackPayload, subs: readonly SubscriptionTarget[], now: Date, claim: boolean): OutboxEntry[] {
   const out: OutboxEntry[] = [];
   const callback = taskOutboxEntry(fields, payload.event, JSON.stringify(payload));
-  if (callback) out.push(callback);
+  if (callback) out.push({ ...callback, claim });
   if (subs.length > 0) {
     const body = JSON.stringify(outcomeEvent(payload, now));
-    for (const sub of subs) out.push(subscriptionEntry(fields, sub, payload.event, body, true));
+    for (const sub of subs) out.push(subscriptionEntry(fields, sub, payload.event, body, claim));
   }
   return out;
 }

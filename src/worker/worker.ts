@@ -18,7 +18,8 @@ import { failureFromError } from '../delivery/payload.js';
 import type { SubscriptionMatcher } from '../delivery/subscriptions.js';
 import { runTask } from './base-task.js';
 import { createProgressWriter } from './progress.js';
-import { claimed, outcomeDeliveries, outcomePayload, progressDeliveryId, progressEntry, startedDeliveries } from './outcome.js';
+import { claimed, progressEntry, startedDeliveries } from './outcome.js';
+import { createFinisher } from './finisher.js';
 
 export interface WorkerOptions {
   config: Config;
@@ -47,11 +48,6 @@ export interface Worker {
 
 type JobResult = { outcome: string };
 
-/** The channel cancel requests are published on (payload: the task id). */
-export function cancelChannel(keys: Keys): string {
-  return `${keys.prefix}:cancel`;
-}
-
 export function createWorker(opts: WorkerOptions): Worker {
   const { config, store, registry } = opts;
   const shutdown = new AbortController();
@@ -66,19 +62,9 @@ export function createWorker(opts: WorkerOptions): Worker {
   const subsFor = (fields: TaskFields, event: string) =>
     opts.subscriptions.matching(fields.tenant ?? '', event, fields.type ?? '', fields.project ? fields.project : null);
 
-  /** Writes the final outcome and its deliveries, then hands them to the dispatcher. */
+  const finisher = createFinisher({ config, store, subscriptions: opts.subscriptions, dispatcher: opts.dispatcher });
   const finish = async (fields: TaskFields, outcome: Outcome, log: Logger): Promise<void> => {
-    const now = new Date();
-    const payload = outcomePayload(fields, outcome, now, config.CALLBACK_INCLUDE_TRACEBACK);
-    const [subs, progressSubs] = await Promise.all([subsFor(fields, payload.event), subsFor(fields, 'task.progress')]);
-    const entries = outcomeDeliveries(fields, payload, subs, now);
-    const progressIds = progressSubs.map((s) => progressDeliveryId(fields.id ?? '', s.id));
-    const written = await store.finish(fields, outcome, entries, progressIds, leaseEnd());
-    log.info(`task ${outcome.status}`, { status: outcome.status, error_type: outcome.error?.error_type, write: written.kind });
-    if (written.kind === 'ok' && opts.dispatcher) {
-      const created = new Set(written.created);
-      for (const e of entries) if (created.has(e.deliveryId)) opts.dispatcher.deliverNow(claimed(e, fields.id ?? ''));
-    }
+    await finisher.finish(fields, outcome, log);
   };
 
   const announceStart = async (fields: TaskFields): Promise<void> => {
@@ -203,7 +189,7 @@ export function createWorker(opts: WorkerOptions): Worker {
 
   return {
     async ready() {
-      await opts.subscriber.subscribe(cancelChannel(opts.keys));
+      await opts.subscriber.subscribe(opts.keys.cancelChannel);
       await Promise.all(
         [...queues.values()].map(async (q) => {
           await q.ready();
