@@ -161,6 +161,31 @@ describe('e2e: subscription events', function () {
     expect(r.received).to.have.length(1);
   });
 
+  it('disables a subscription that keeps failing with no success for longer than WEBHOOK_DISABLE_AFTER_H', async () => {
+    const r = await receiver();
+    r.script([], 500);
+    await seedSubscription(stack, 'wh_stale', { url: r.url, events: ['task.completed'] });
+    // It has been failing for 73 hours already (the window is 72).
+    await stack.services.redis.hset(stack.services.keys.webhook('wh_stale'), 'failing_since', String(Date.now() - 73 * 3_600_000));
+    await stack.post('/api/v1/tasks', { task_type: 'debug.echo' });
+    await r.waitFor(1);
+    await sleep(300);
+    const sub = await stack.services.redis.hgetall(stack.services.keys.webhook('wh_stale'));
+    expect(sub.active).to.equal('0');
+    expect(sub.disabled_reason).to.match(/no successful delivery/);
+  });
+
+  it('a success clears the failing window', async () => {
+    const r = await receiver();
+    await seedSubscription(stack, 'wh_ok', { url: r.url, events: ['task.completed'] });
+    await stack.services.redis.hset(stack.services.keys.webhook('wh_ok'), 'failing_since', String(Date.now() - 3_600_000));
+    await stack.post('/api/v1/tasks', { task_type: 'debug.echo' });
+    await r.waitFor(1);
+    await sleep(300);
+    const sub = await stack.services.redis.hgetall(stack.services.keys.webhook('wh_ok'));
+    expect(sub).to.include({ active: '1', failing_since: '' });
+  });
+
   it('retries on WEBHOOK_RETRY_SCHEDULE, then lists the delivery as a dead letter with its attempts and stats', async () => {
     const r = await receiver();
     r.script([], 503);
