@@ -101,6 +101,8 @@ export interface Idempotency {
  * the header when it is repeated, empty, longer than 255 chars or not printable ASCII.
  */
 export function idempotencyKeyOf(ctx: Pick<Context, 'req'>): string | null {
+  // The common case (no header) costs one property read; headersDistinct builds a map of every header.
+  if (ctx.req.headers['idempotency-key'] === undefined) return null;
   const values = ctx.req.headersDistinct['idempotency-key'];
   if (values === undefined) return null;
   const [value] = values;

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { redactUrl } from '../logger.js';
 import { taskDeliveryId, type Keys } from './keys.js';
 
-export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed';
+export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export type CallbackState = 'none' | 'pending' | 'delivering' | 'delivered' | 'failed';
 
 export interface CallbackAttemptView {
@@ -16,6 +16,8 @@ export interface CallbackAttemptView {
   status_code: number | null;
   duration_ms: number | null;
   error: string | null;
+  /** delivered | retry | failed | blocked */
+  outcome: string | null;
 }
 
 export interface TaskErrorView {
@@ -41,7 +43,7 @@ export interface TaskView {
   callback: { url: string | null; state: CallbackState; attempts: CallbackAttemptView[] };
 }
 
-const STATUSES: readonly string[] = ['queued', 'running', 'completed', 'failed'];
+const STATUSES: readonly string[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
 const DELIVERY_STATES: readonly string[] = ['pending', 'delivering', 'delivered', 'failed'];
 
 function parseJson(raw: string | undefined): unknown {
@@ -80,6 +82,7 @@ function renderAttempt(raw: string, index: number): CallbackAttemptView {
     status_code: numberOrNull(o.status_code),
     duration_ms: numberOrNull(o.duration_ms),
     error: typeof o.error === 'string' ? o.error : null,
+    outcome: typeof o.outcome === 'string' ? o.outcome : null,
   };
 }
 
@@ -107,7 +110,7 @@ export function renderTaskView(
   const status = (STATUSES.includes(task.status ?? '') ? task.status : 'queued') as TaskStatus;
   const started = epochMs(task.started);
   const finished = epochMs(task.finished);
-  const terminal = status === 'completed' || status === 'failed';
+  const terminal = status === 'completed' || status === 'failed' || status === 'cancelled';
   const progress = Number(task.progress ?? 0);
   const meta = parseJson(task.meta);
 

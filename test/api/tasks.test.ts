@@ -253,8 +253,8 @@ describe('api: task routes', () => {
         url: 'https://hooks.example:8443/in/cb',
         state: 'delivered',
         attempts: [
-          { n: 1, at: '2023-11-14T22:13:22.600Z', status_code: 503, duration_ms: 12, error: 'HTTP 503' },
-          { n: 2, at: '2023-11-14T22:13:23.700Z', status_code: 200, duration_ms: 9, error: null },
+          { n: 1, at: '2023-11-14T22:13:22.600Z', status_code: 503, duration_ms: 12, error: 'HTTP 503', outcome: 'retry' },
+          { n: 2, at: '2023-11-14T22:13:23.700Z', status_code: 200, duration_ms: 9, error: null, outcome: 'delivered' },
         ],
       });
       expect(r.text).to.not.include('secret').and.not.include('t0p');

@@ -58,8 +58,8 @@ describe('store: renderTaskView', () => {
     expect(v.result).to.deep.equal({ a: 1 });
     expect(v.callback.state).to.equal('delivering');
     expect(v.callback.attempts).to.deep.equal([
-      { n: 1, at: '2024-01-01T00:00:00.000Z', status_code: 500, duration_ms: 3, error: 'HTTP 500' },
-      { n: 2, at: null, status_code: null, duration_ms: null, error: null },
+      { n: 1, at: '2024-01-01T00:00:00.000Z', status_code: 500, duration_ms: 3, error: 'HTTP 500', outcome: 'retry' },
+      { n: 2, at: null, status_code: null, duration_ms: null, error: null, outcome: null },
     ]);
   });
 
@@ -105,7 +105,7 @@ describe('store: readTaskView', () => {
     expect(got?.view.callback).to.deep.equal({
       url: 'https://x.example/',
       state: 'delivered',
-      attempts: [{ n: 1, at: null, status_code: 204, duration_ms: null, error: null }],
+      attempts: [{ n: 1, at: null, status_code: 204, duration_ms: null, error: null, outcome: null }],
     });
     expect(sent).to.deep.equal(['hgetall', 'hgetall', 'lrange']);
   });

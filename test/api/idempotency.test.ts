@@ -1,0 +1,233 @@
+/**
+ * Idempotency-Key on the submit routes, through a real HTTP server and a real
+ * Redis. The app is built here (not with startApi) so a test can hold a
+ * request in flight (a gated callback check) and make the producer fail once.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'chai';
+import { request } from 'undici';
+import { createApp } from '../../src/api/app.js';
+import { requestFingerprint } from '../../src/api/idempotency.js';
+import { testConfig } from '../../src/config.js';
+import { DependencyError } from '../../src/errors.js';
+import { silentLogger } from '../../src/logger.js';
+import { createProducer, type Producer } from '../../src/queue/producer.js';
+import { createKeys } from '../../src/store/keys.js';
+import { registry } from '../../tasks/index.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { KEY_A, KEY_B, call, expectProblem, fields, sha256hex, type Harness } from './harness.js';
+
+describe('api: Idempotency-Key', () => {
+  let redis: TestRedis;
+  let server: Server;
+  let producer: Producer;
+  let h: Harness;
+  /** While set, callback URL checks wait for it: the request stays in flight. */
+  let gate: Promise<void> | null = null;
+  /** Submits that fail with a 503 before anything is written. */
+  let failNextSubmits = 0;
+
+  before(async () => {
+    redis = await startRedis();
+    const config = testConfig({ REDIS_URL: redis.url, REDIS_PREFIX: 'tht', API_KEYS: `${KEY_A},sha256:${sha256hex(KEY_B)}` });
+    const client = redis.client();
+    const keys = createKeys(config.REDIS_PREFIX);
+    producer = createProducer({ redis: client, keys, redisUrl: redis.url, stallIntervalMs: config.STALL_INTERVAL_MS });
+    const flaky: Producer = {
+      submit: async (tenant, tasks) => {
+        if (failNextSubmits > 0) {
+          failNextSubmits -= 1;
+          throw new DependencyError('queue_unavailable', 'injected');
+        }
+        return producer.submit(tenant, tasks);
+      },
+      close: () => producer.close(),
+    };
+    const app = createApp({
+      config,
+      logger: silentLogger(),
+      registry,
+      redis: client,
+      keys,
+      producer: flaky,
+      checkCallbackUrl: async () => {
+        if (gate) await gate;
+      },
+      isShuttingDown: () => false,
+    });
+    server = createServer(app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    h = {
+      base: `http://127.0.0.1:${port}`,
+      config,
+      redis,
+      client,
+      keys,
+      producer,
+      shuttingDown: { value: false },
+      close: async () => undefined,
+    };
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await producer.close();
+    h.client.disconnect();
+    await redis.destroy();
+  });
+  beforeEach(async () => {
+    gate = null;
+    failNextSubmits = 0;
+    await h.client.flushall();
+  });
+
+  const taskIds = async (): Promise<string[]> => (await h.client.keys(`${h.keys.prefix}:task:*`)).map((k) => k.split(':').pop() as string);
+  const idemKeys = () => h.client.keys(`${h.keys.prefix}:idem:*`);
+  const submit = (key: string | null, body: unknown, path = '/api/v1/tasks', apiKey = KEY_A) =>
+    call(h, 'POST', path, { key: apiKey, body, headers: key === null ? {} : { 'idempotency-key': key } });
+
+  it('same key + same body → the first answer replayed (status, body, Location) with Idempotent-Replayed; one task', async () => {
+    const body = { task_type: 'debug.echo', task_data: { a: 1, b: [1, 2] }, metadata: { x: 'y' } };
+    const first = await submit('order-42', body);
+    expect(first.status, first.text).to.equal(202);
+    expect(first.headers['idempotent-replayed']).to.equal(undefined);
+
+    // Same document with keys in another order and other whitespace: the same request.
+    const again = await submit('order-42', '{ "metadata": {"x":"y"}, "task_data": {"b":[1,2],"a":1}, "task_type":"debug.echo" }');
+    expect(again.status).to.equal(202);
+    expect(again.headers['idempotent-replayed']).to.equal('true');
+    expect(again.headers.location).to.equal(first.headers.location);
+    expect(String(again.headers['content-type'])).to.match(/^application\/json/);
+    expect(again.json).to.deep.equal(first.json);
+    // The /submit alias is the same endpoint.
+    const alias = await submit('order-42', body, '/api/v1/tasks/submit');
+    expect(alias.json).to.deep.equal(first.json);
+    expect(alias.headers['idempotent-replayed']).to.equal('true');
+
+    expect(await taskIds()).to.deep.equal([first.json.task_id]);
+    expect(await h.client.llen(`${h.keys.bq}:debug:waiting`)).to.equal(1);
+
+    // Stored under P:idem:{tenant}:{sha256(key)}, kept 24 h.
+    const [stored] = await idemKeys();
+    const tenant = await h.client.hget(h.keys.task(first.json.task_id as string), 'tenant');
+    expect(stored).to.equal(`tht:idem:${tenant}:${sha256hex('order-42')}`);
+    expect(await h.client.hget(stored as string, 'state')).to.equal('done');
+    const ttl = await h.client.pttl(stored as string);
+    expect(ttl).to.be.within(24 * 3600_000 - 60_000, 24 * 3600_000);
+  });
+
+  it('without the header every submit is a new task', async () => {
+    await submit(null, { task_type: 'debug.echo' });
+    await submit(null, { task_type: 'debug.echo' });
+    expect(await taskIds()).to.have.length(2);
+    expect(await idemKeys()).to.deep.equal([]);
+  });
+
+  it('same key + different body → 422 idempotency_key_reused, nothing queued', async () => {
+    expect((await submit('k1', { task_type: 'debug.echo', task_data: { n: 1 } })).status).to.equal(202);
+    const r = await submit('k1', { task_type: 'debug.echo', task_data: { n: 2 } });
+    expect(expectProblem(r, 422).code).to.equal('idempotency_key_reused');
+    // The batch endpoint is another scope: the same key there is a different request.
+    const b = await submit('k1', { tasks: [{ task_type: 'debug.echo', task_data: { n: 1 } }] }, '/api/v1/tasks/batch');
+    expect(expectProblem(b, 422).code).to.equal('idempotency_key_reused');
+    expect(await taskIds()).to.have.length(1);
+  });
+
+  it('same key while the first request is in flight → 409 idempotency_in_flight; the first then completes', async () => {
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const body = { task_type: 'debug.echo', callback_url: 'http://127.0.0.1:9/hook' };
+    const firstP = submit('slow', body);
+    // Wait until the first request holds the claim.
+    for (let i = 0; i < 200 && (await idemKeys()).length === 0; i += 1) await sleep(10);
+    const [claim] = await idemKeys();
+    expect(await h.client.hget(claim as string, 'state')).to.equal('pending');
+    // A crashed process cannot block the key for more than the lock TTL.
+    expect(await h.client.pttl(claim as string)).to.be.within(1, 60_000);
+
+    const second = await submit('slow', body);
+    expect(expectProblem(second, 409).code).to.equal('idempotency_in_flight');
+    expect(second.headers['retry-after']).to.equal('1');
+    open();
+    const first = await firstP;
+    expect(first.status, first.text).to.equal(202);
+    const third = await submit('slow', body);
+    expect(third.json.task_id).to.equal(first.json.task_id);
+    expect(await taskIds()).to.have.length(1);
+  });
+
+  it('is scoped per API key: another key with the same Idempotency-Key gets its own task', async () => {
+    const body = { task_type: 'debug.echo' };
+    const a = await submit('shared', body, '/api/v1/tasks', KEY_A);
+    const b = await submit('shared', body, '/api/v1/tasks', KEY_B);
+    expect(a.status).to.equal(202);
+    expect(b.status).to.equal(202);
+    expect(b.headers['idempotent-replayed']).to.equal(undefined);
+    expect(b.json.task_id).to.not.equal(a.json.task_id);
+    expect(await taskIds()).to.have.length(2);
+    expect(await idemKeys()).to.have.length(2);
+  });
+
+  it('a failed (5xx) first attempt is not cached: the retry with the same key creates the task', async () => {
+    failNextSubmits = 1;
+    const body = { task_type: 'debug.echo' };
+    expect(expectProblem(await submit('retry-me', body), 503).code).to.equal('queue_unavailable');
+    expect(await idemKeys()).to.deep.equal([]);
+    const r = await submit('retry-me', body);
+    expect(r.status, r.text).to.equal(202);
+    expect(r.headers['idempotent-replayed']).to.equal(undefined);
+    expect(await taskIds()).to.deep.equal([r.json.task_id]);
+  });
+
+  it('a rejected (4xx) first attempt is not cached either: the client may fix the body and reuse the key', async () => {
+    const bad = await submit('fix-me', { task_type: 'debug.sleep', task_data: { ms: 'x' } });
+    expectProblem(bad, 400);
+    const ok = await submit('fix-me', { task_type: 'debug.sleep', task_data: { ms: 1 } });
+    expect(ok.status, ok.text).to.equal(202);
+  });
+
+  it('replays a batch with the same task ids in the same order', async () => {
+    const body = { tasks: [{ task_type: 'debug.echo' }, { task_type: 'debug.sleep', task_data: { ms: 1 } }] };
+    const first = await submit('batch-1', body, '/api/v1/tasks/batch');
+    expect(first.status, first.text).to.equal(202);
+    const again = await submit('batch-1', body, '/api/v1/tasks/batch');
+    expect(again.headers['idempotent-replayed']).to.equal('true');
+    expect(again.json).to.deep.equal(first.json);
+    expect(await taskIds()).to.have.length(2);
+  });
+
+  it('a malformed key → 400 naming Idempotency-Key', async () => {
+    const body = { task_type: 'debug.echo' };
+    for (const key of ['x'.repeat(256), 'caf\u00e9']) {
+      const p = expectProblem(await submit(key, body), 400);
+      expect(fields(p)).to.deep.equal(['Idempotency-Key']);
+    }
+    // Given twice.
+    const res = await request(`${h.base}/api/v1/tasks`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY_A, 'content-type': 'application/json', 'idempotency-key': ['a', 'b'] },
+      body: JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    expect(res.statusCode).to.equal(400);
+    expect(JSON.parse(text).errors[0].field).to.equal('Idempotency-Key');
+    expect(await taskIds()).to.deep.equal([]);
+    // 255 printable characters are fine.
+    expect((await submit('~'.repeat(255), body)).status).to.equal(202);
+  });
+
+  it('requestFingerprint: canonical over key order, sensitive to values and scope, safe on deep input', () => {
+    expect(requestFingerprint('task', { a: 1, b: { c: [1, 2] } })).to.equal(requestFingerprint('task', { b: { c: [1, 2] }, a: 1 }));
+    expect(requestFingerprint('task', { a: 1 })).to.not.equal(requestFingerprint('task', { a: '1' }));
+    expect(requestFingerprint('task', [1, [2]])).to.not.equal(requestFingerprint('task', [[1], 2]));
+    expect(requestFingerprint('task', { a: 1 })).to.not.equal(requestFingerprint('batch', { a: 1 }));
+    let deep: unknown = 0;
+    for (let i = 0; i < 200_000; i += 1) deep = [deep];
+    expect(requestFingerprint('task', deep)).to.match(/^[0-9a-f]{64}$/);
+  });
+});
