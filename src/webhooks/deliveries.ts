@@ -6,10 +6,9 @@
  * same `webhook-id`), made atomically by `resend.lua`; the worker's
  * dispatcher then delivers it like any other due delivery.
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { redactUrl } from '../logger.js';
-import type { Keys } from '../store/keys.js';
+import { subscriptionMessageId, type Keys } from '../store/keys.js';
 import { callScript, defineScript } from '../store/scripts.js';
 import { decodeCursor, loadPageScript, scanPage, type Page, type PageEntry } from './page.js';
 import type { DeliveryState } from './schemas.js';
@@ -47,9 +46,7 @@ export const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 const STATES: readonly string[] = ['pending', 'delivering', 'delivered', 'failed'];
 
 /** The `webhook-id` of a subscription delivery: `msg_` + 32 hex of SHA-256 of its id (stable per event and endpoint). */
-export function webhookMessageId(deliveryId: string): string {
-  return `msg_${createHash('sha256').update(deliveryId, 'utf8').digest('hex').slice(0, 32)}`;
-}
+export const webhookMessageId: (deliveryId: string) => string = subscriptionMessageId;
 
 function epochMs(raw: string | undefined): number | null {
   if (raw === undefined || raw === '') return null;
@@ -116,7 +113,9 @@ export type ResendResult =
   | { kind: 'missing' }
   | { kind: 'delivering' }
   /** The delivery belongs to a subscription that was deleted: nothing could sign it. */
-  | { kind: 'subscription_gone' };
+  | { kind: 'subscription_gone' }
+  /** The subscription is disabled: re-enable it first (PATCH is_active=true). */
+  | { kind: 'subscription_disabled' };
 
 export interface DeliveryLog {
   /** The delivery, or null when it does not exist or belongs to another tenant. */
@@ -126,7 +125,7 @@ export interface DeliveryLog {
   /** The tenant's dead letters, most recently failed first. */
   listDead(tenant: string, filter: DeliveryFilter): Promise<Page<DeliveryView>>;
   resend(tenant: string, id: string): Promise<ResendResult>;
-  /** Resends every failed delivery of the subscription created at or after `since`; returns how many. */
+  /** Resends every failed delivery of the subscription created at or after `since`; returns how many (the caller checks the subscription is active). */
   recover(tenant: string, subId: string, since: number): Promise<number>;
 }
 
@@ -175,9 +174,14 @@ export function createDeliveryLog(redis: Redis, keys: Keys, opts: DeliveryLogOpt
   async function resend(tenant: string, id: string): Promise<ResendResult> {
     if (!DELIVERY_ID.test(id)) return { kind: 'missing' };
     const sub = await redis.hget(keys.delivery(id), 'sub');
-    if (sub && (await redis.exists(wk.sub(sub))) === 0) {
-      // Check the tenant first, so another tenant learns nothing from the answer.
-      return (await get(tenant, id)) === null ? { kind: 'missing' } : { kind: 'subscription_gone' };
+    if (sub) {
+      // The worker fails deliveries of a deleted or disabled subscription without sending them: refuse up front.
+      const active = await redis.hget(wk.sub(sub), 'active');
+      if (active !== '1') {
+        // Check the tenant first, so another tenant learns nothing from the answer.
+        if ((await get(tenant, id)) === null) return { kind: 'missing' };
+        return { kind: active === null ? 'subscription_gone' : 'subscription_disabled' };
+      }
     }
     const r = await callScript<string>(redis, 'resend', [keys.delivery(id), keys.due, wk.dead(tenant)], [id, now(), tenant]);
     if (r === 'missing' || r === 'delivering') return { kind: r };

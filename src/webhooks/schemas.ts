@@ -5,7 +5,8 @@
  * `filter.task_types`) run in the route, after these.
  */
 import { z } from 'zod';
-import { callbackUrlSchema, projectIdSchema } from '../api/schemas.js';
+import { callbackUrlSchema, projectIdSchema, zodIssues } from '../api/schemas.js';
+import { ValidationError } from '../errors.js';
 
 /** Events a subscription may ask for. */
 export const EVENT_TYPES = ['task.started', 'task.progress', 'task.completed', 'task.failed', 'task.cancelled'] as const;
@@ -155,3 +156,10 @@ export const deliveriesQuerySchema = z.strictObject({
 export const deadLettersQuerySchema = deliveriesQuerySchema.extend({
   status: z.literal('failed', 'only status=failed (the dead letters) can be listed here').optional(),
 });
+
+/** Parses `value` with `schema`, or a 400 naming every failing field. */
+export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, what = 'request'): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`The ${what} is invalid; see errors.`, zodIssues(parsed.error));
+  return parsed.data;
+}

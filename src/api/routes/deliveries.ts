@@ -11,11 +11,10 @@ import { NotFoundError, TaskhookError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Keys } from '../../store/keys.js';
 import { createDeliveryLog, type DeliveryFilter, type DeliveryView } from '../../webhooks/deliveries.js';
-import { DEFAULT_PAGE_LIMIT, deadLettersQuerySchema, deliveriesQuerySchema, recoverSchema } from '../../webhooks/schemas.js';
+import { DEFAULT_PAGE_LIMIT, deadLettersQuerySchema, deliveriesQuerySchema, parseOr400, recoverSchema } from '../../webhooks/schemas.js';
 import { createSubscriptionStore, type Subscription } from '../../webhooks/store.js';
 import type { AuthState } from '../auth.js';
 import { readJsonBody } from '../body.js';
-import { parseOr400 } from './webhooks.js';
 
 export interface DeliveriesRouteDeps {
   config: Config;
@@ -63,6 +62,8 @@ export function deliveriesRouter(deps: DeliveriesRouteDeps): Router<AuthState> {
         throw conflict('delivery_in_flight', 'An attempt of this delivery is in flight; try again when it has finished.');
       case 'subscription_gone':
         throw conflict('webhook_deleted', 'The webhook of this delivery was deleted; it cannot be resent.');
+      case 'subscription_disabled':
+        throw conflict('webhook_disabled', 'The webhook of this delivery is disabled; re-enable it (PATCH is_active=true) first.');
       default:
         deps.logger.info('delivery resent', { delivery_id: id, tenant: ctx.state.tenant });
         ctx.status = 202;
@@ -97,6 +98,7 @@ export function deliveriesRouter(deps: DeliveriesRouteDeps): Router<AuthState> {
   async function recover(ctx: Ctx): Promise<void> {
     const sub = await loadSub(ctx);
     const body = parseOr400(recoverSchema, await readJsonBody(ctx, deps.config.MAX_BODY_BYTES));
+    if (!sub.active) throw conflict('webhook_disabled', 'The webhook is disabled; re-enable it (PATCH is_active=true) first.');
     const resent = await log.recover(ctx.state.tenant, sub.id, Date.parse(body.since));
     deps.logger.info('webhook deliveries recovered', { webhook_id: sub.id, since: body.since, resent });
     ctx.status = 202;

@@ -18,6 +18,7 @@ import {
   EVENT_DESCRIPTIONS,
   createSubscriptionSchema,
   listQuerySchema,
+  parseOr400,
   updateSubscriptionSchema,
   type SubscriptionFilter,
   type UpdateSubscriptionBody,
@@ -27,7 +28,6 @@ import { createSubscriptionStore, renderSubscription, type Subscription, type Su
 import { sendTestEvent } from '../../webhooks/test-event.js';
 import type { AuthState } from '../auth.js';
 import { readJsonBody } from '../body.js';
-import { zodIssues } from '../schemas.js';
 
 export interface WebhooksRouteDeps {
   config: Config;
@@ -45,13 +45,6 @@ type Ctx = RouterContext<AuthState>;
 
 /** The test event is sent while the client waits: never longer than this. */
 export const TEST_TIMEOUT_CAP_MS = 15_000;
-
-/** Parses `value` with `schema`, or a 400 naming every failing field. */
-export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, what = 'request'): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ValidationError(`The ${what} is invalid; see errors.`, zodIssues(parsed.error));
-  return parsed.data;
-}
 
 export function webhooksRouter(deps: WebhooksRouteDeps): Router<AuthState> {
   const { config, registry } = deps;
