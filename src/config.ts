@@ -139,6 +139,10 @@ export const configSchema = z
     DELIVERY_RETENTION_DAYS: int(30, 1, 3650),
     /** Finished task records older than this are pruned, days. @default 30 */
     TASK_RETENTION_DAYS: int(30, 1, 3650),
+    /** Port of the worker's own /metrics endpoint; 0 = none (the API serves /metrics on PORT). @default 0 */
+    METRICS_PORT: int(0, 0, 65535),
+    /** Serve /metrics without an API key (only on a network Prometheus alone reaches). @default false */
+    METRICS_PUBLIC: bool(false),
     /** error, warn, info, debug. @default info */
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
     /** `json` for machines, `pretty` for people. @default json */

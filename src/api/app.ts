@@ -19,8 +19,11 @@ import { rateLimitMiddleware } from './rate-limit.js';
 import { problemMiddleware } from './problem.js';
 import { healthRouter } from './routes/health.js';
 import { tasksRouter } from './routes/tasks.js';
+import { taskControlRouter } from './routes/task-control.js';
 import { webhooksRouter } from './routes/webhooks.js';
 import { deliveriesRouter } from './routes/deliveries.js';
+import { metricsRouter } from './routes/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface AppDeps {
   config: Config;
@@ -37,6 +40,8 @@ export interface AppDeps {
   extraRouters?: Router[];
   /** The guarded egress agent (undici Dispatcher): sends `POST /webhooks/{id}/test`. */
   egress?: Dispatcher;
+  /** Serves GET /metrics (behind the API key unless METRICS_PUBLIC) and counts submits. */
+  metrics?: Metrics;
 }
 
 
@@ -55,6 +60,7 @@ export function createApp(deps: AppDeps): Koa<AuthState> {
   const health = healthRouter(deps);
   app.use(health.routes());
   app.use(health.allowedMethods());
+  if (deps.metrics && deps.config.METRICS_PUBLIC) app.use(metricsRouter(deps.metrics).routes());
 
   // Auth is router-level middleware: @koa/router runs it only when one of
   // these routes matches, so an unknown path is a 404 with or without a key.
@@ -67,8 +73,10 @@ export function createApp(deps: AppDeps): Koa<AuthState> {
   }
   const idempotency = createIdempotency({ redis: deps.redis, prefix: deps.keys.prefix, logger: deps.logger });
   api.use(tasksRouter({ ...deps, idempotency }).routes());
+  api.use(taskControlRouter(deps).routes());
   api.use(webhooksRouter(deps).routes());
   api.use(deliveriesRouter(deps).routes());
+  if (deps.metrics && !deps.config.METRICS_PUBLIC) api.use(metricsRouter(deps.metrics).routes());
   for (const extra of deps.extraRouters ?? []) api.use(extra.routes());
   app.use(api.routes());
   app.use(api.allowedMethods());

@@ -13,6 +13,7 @@ import type { AttemptRecord, ClaimedDelivery, Outbox } from './outbox.js';
 import type { RetryPolicy } from './policy.js';
 import { decide } from './policy.js';
 import { sendAttempt } from './send.js';
+import { childTraceparent } from '../trace.js';
 import type { Signer } from './sign.js';
 
 /** How to send one delivery: its signer and extra headers, or why it cannot be sent. */
@@ -88,6 +89,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     } else {
       // Custom headers first: the signature headers must win.
       const headers = { ...route.headers, ...route.signer.headers(d.msgId, Math.floor(startedAt.getTime() / 1000), d.body) };
+      if (d.trace) headers.traceparent = childTraceparent(d.trace);
       const result = await sendAttempt({
         url: d.url,
         body: d.body,

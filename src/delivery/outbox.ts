@@ -20,6 +20,8 @@ export interface ClaimedDelivery {
   taskId: string;
   /** Subscription id, or '' for a task callback. */
   sub: string;
+  /** The task's traceparent, or ''. */
+  trace: string;
 }
 
 export interface AttemptRecord {
@@ -48,7 +50,7 @@ export interface Outbox {
   backlog(): Promise<number>;
 }
 
-const FIELDS = 9;
+const FIELDS = 10;
 
 export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Outbox {
   const lua = new URL('./lua/', import.meta.url);
@@ -70,6 +72,7 @@ export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Out
           event: flat[i + 6] as string,
           taskId: flat[i + 7] as string,
           sub: flat[i + 8] ?? '',
+          trace: flat[i + 9] ?? '',
         });
       }
       return out;

@@ -43,6 +43,7 @@ export async function startApiProcess(services: Services, opts: ApiProcessOption
     producer,
     checkCallbackUrl: (url) => services.checkCallbackUrl(url),
     egress: services.egress,
+    metrics: services.metrics,
     isShuttingDown: () => shuttingDown,
     extraRouters: [createFilesRouter({ config }), ...(opts.extraRouters ?? [])],
   });

@@ -18,6 +18,9 @@ import { createSubscriptionMatcher, type SubscriptionMatcher } from '../delivery
 import { createSigner } from '../delivery/sign.js';
 import { createEgressAgent, egressPolicyFromConfig, checkUrl, type EgressPolicy } from '../egress/index.js';
 import { checkRedisSafety, connectRedis } from './redis.js';
+import { hostname } from 'node:os';
+import { createMetrics, statusClass, type Metrics } from '../metrics/metrics.js';
+import { queueGaugeCollector } from '../metrics/queue-gauges.js';
 
 export interface Services {
   config: Config;
@@ -27,6 +30,7 @@ export interface Services {
   store: TaskStore;
   outbox: Outbox;
   subscriptions: SubscriptionMatcher;
+  metrics: Metrics;
   egressPolicy: EgressPolicy;
   egress: Agent;
   /** Checks a callback URL against the egress policy at submit time. */
@@ -48,6 +52,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   });
   const signer = createSigner(config.WEBHOOK_SECRET);
   const endpoints = createEndpointDirectory(redis, keys);
+  const metrics = createMetrics({ collectQueues: queueGaugeCollector(redis, keys, `${hostname()}:${process.pid}`) });
   return {
     config,
     logger,
@@ -56,6 +61,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     store: createTaskStore(redis, keys),
     outbox,
     subscriptions: createSubscriptionMatcher(redis, keys),
+    metrics,
     egressPolicy,
     egress,
     async checkCallbackUrl(url) {
@@ -75,6 +81,10 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         policy: policyFromConfig(config),
         subscriptionPolicy: subscriptionPolicyFromConfig(config),
         endpointConcurrency: config.WEBHOOK_ENDPOINT_CONCURRENCY,
+        onAttempt: (_d, a) => {
+          metrics.deliveries.inc({ outcome: a.outcome, status_class: statusClass(a.status_code) });
+          metrics.deliveryDuration.observe(a.duration_ms / 1000);
+        },
         logger,
         timeoutMs: config.CALLBACK_TIMEOUT_MS,
         maxResponseBytes: config.CALLBACK_MAX_RESPONSE_BYTES,

@@ -21,6 +21,8 @@ export interface Keys {
   readonly cancelChannel: string;
   /** bee-queue's own prefix; its keys are `${bq}:${queue}:…`. */
   readonly bq: string;
+  /** `P:workers:` — worker heartbeats are this plus `{host}:{pid}`. */
+  readonly workersPrefix: string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -37,6 +39,7 @@ export function createKeys(prefix: string): Keys {
     tenantWebhooks: (tenant) => `${prefix}:wh:t:${tenant}`,
     cancelChannel: `${prefix}:cancel`,
     bq: `${prefix}:bq`,
+    workersPrefix: `${prefix}:workers:`,
   };
 }
 

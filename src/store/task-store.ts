@@ -36,6 +36,8 @@ export interface OutboxEntry {
   sub: string;
   /** The caller sends it right away (it is leased to the caller). */
   claim: boolean;
+  /** The task's traceparent ('' when none): receivers get a child of it. */
+  trace: string;
 }
 
 export type FinishResult = { kind: 'ok'; created: string[] } | { kind: 'done' | 'stale' | 'missing' };
@@ -69,7 +71,7 @@ function pairs(flat: string[], from: number): TaskFields {
 
 function flatten(deliveries: readonly OutboxEntry[]): string[] {
   const out: string[] = [String(deliveries.length)];
-  for (const d of deliveries) out.push(d.deliveryId, d.url, d.body, d.msgId, d.event, d.secret, d.sub, d.claim ? '1' : '0');
+  for (const d of deliveries) out.push(d.deliveryId, d.url, d.body, d.msgId, d.event, d.secret, d.sub, d.claim ? '1' : '0', d.trace);
   return out;
 }
 
@@ -162,5 +164,5 @@ export function taskOutboxEntry(fields: TaskFields, event: string, body: string)
   if (!url) return null;
   const gen = Number(fields.gen ?? '1');
   const id = fields.id ?? '';
-  return { deliveryId: taskDeliveryId(id, gen), url, body, msgId: taskMessageId(id, gen), event, secret: 'default', sub: '', claim: true };
+  return { deliveryId: taskDeliveryId(id, gen), url, body, msgId: taskMessageId(id, gen), event, secret: 'default', sub: '', claim: true, trace: fields.trace ?? '' };
 }

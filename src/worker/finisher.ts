@@ -10,6 +10,7 @@ import type { Outcome, TaskFields, TaskStore } from '../store/task-store.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
 import type { SubscriptionMatcher } from '../delivery/subscriptions.js';
 import { claimed, outcomeDeliveries, outcomePayload, progressDeliveryId } from './outcome.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface Finisher {
   /** Returns what the store said: `ok`, or `done`/`stale`/`missing` when another outcome won. */
@@ -21,6 +22,7 @@ export interface FinisherOptions {
   store: TaskStore;
   subscriptions: SubscriptionMatcher;
   dispatcher: DeliveryDispatcher | null;
+  metrics?: Metrics;
 }
 
 export function createFinisher(opts: FinisherOptions): Finisher {
@@ -36,6 +38,13 @@ export function createFinisher(opts: FinisherOptions): Finisher {
       const leaseEnd = Date.now() + (opts.dispatcher?.leaseMs ?? 0);
       const written = await opts.store.finish(fields, outcome, entries, progressIds, leaseEnd);
       log.info(`task ${outcome.status}`, { status: outcome.status, error_type: outcome.error?.error_type, write: written.kind });
+      if (written.kind === 'ok' && opts.metrics) {
+        const labels = { task_type: fields.type ?? '' };
+        opts.metrics.tasksFinished.inc({ ...labels, status: outcome.status });
+        if (fields.started && outcome.status !== 'cancelled') {
+          opts.metrics.taskDuration.observe(labels, Math.max(0, now.getTime() - Number(fields.started)) / 1000);
+        }
+      }
       if (written.kind === 'ok' && opts.dispatcher) {
         const created = new Set(written.created);
         for (const e of entries) if (created.has(e.deliveryId)) opts.dispatcher.deliverNow(claimed(e, fields.id ?? ''));

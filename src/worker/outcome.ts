@@ -39,7 +39,7 @@ export function outcomePayload(fields: TaskFields, outcome: Outcome, now: Date, 
 function subscriptionEntry(fields: TaskFields, sub: SubscriptionTarget, event: string, body: string, claim: boolean): OutboxEntry {
   const gen = Number(fields.gen ?? '1');
   const deliveryId = `${taskDeliveryId(fields.id ?? '', gen)}.${event}.${sub.id}`;
-  return { deliveryId, url: sub.url, body, msgId: subscriptionMessageId(deliveryId), event, secret: `sub:${sub.id}`, sub: sub.id, claim };
+  return { deliveryId, url: sub.url, body, msgId: subscriptionMessageId(deliveryId), event, secret: `sub:${sub.id}`, sub: sub.id, claim, trace: fields.trace ?? '' };
 }
 
 /** The task callback (if any) and one delivery per subscription that wants the outcome event. */
@@ -85,5 +85,6 @@ export function claimed(entry: OutboxEntry, taskId: string): ClaimedDelivery {
     event: entry.event,
     taskId,
     sub: entry.sub,
+    trace: entry.trace,
   };
 }

@@ -16,6 +16,8 @@ import { createQueue, type TaskJobData, type TaskQueue } from '../queue/queues.j
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
 import { failureFromError } from '../delivery/payload.js';
 import type { SubscriptionMatcher } from '../delivery/subscriptions.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { traceId } from '../trace.js';
 import { runTask } from './base-task.js';
 import { createProgressWriter } from './progress.js';
 import { claimed, progressEntry, startedDeliveries } from './outcome.js';
@@ -36,6 +38,7 @@ export interface WorkerOptions {
   egress: Dispatcher;
   queues: readonly QueueName[];
   concurrency: number;
+  metrics?: Metrics;
 }
 
 export interface Worker {
@@ -62,7 +65,7 @@ export function createWorker(opts: WorkerOptions): Worker {
   const subsFor = (fields: TaskFields, event: string) =>
     opts.subscriptions.matching(fields.tenant ?? '', event, fields.type ?? '', fields.project ? fields.project : null);
 
-  const finisher = createFinisher({ config, store, subscriptions: opts.subscriptions, dispatcher: opts.dispatcher });
+  const finisher = createFinisher({ config, store, subscriptions: opts.subscriptions, dispatcher: opts.dispatcher, metrics: opts.metrics });
   const finish = async (fields: TaskFields, outcome: Outcome, log: Logger): Promise<void> => {
     await finisher.finish(fields, outcome, log);
   };
@@ -93,7 +96,10 @@ export function createWorker(opts: WorkerOptions): Worker {
     }
     if (verdict.kind === 'done') return { outcome: 'already-finished' };
     const fields = verdict.fields;
-    const log = opts.logger.child({ task_id: taskId, task_type: fields.type, queue, attempt: Number(fields.runs ?? 1) });
+    const log = opts.logger.child({ task_id: taskId, task_type: fields.type, queue, attempt: Number(fields.runs ?? 1), trace_id: traceId(fields.trace) });
+    if (verdict.kind === 'run' && fields.created) {
+      opts.metrics?.queueWait.observe({ queue }, Math.max(0, Number(fields.started ?? Date.now()) - Number(fields.created)) / 1000);
+    }
     if (verdict.kind === 'cancel') {
       await finish(fields, { status: 'cancelled' }, log);
       return { outcome: 'cancelled' };

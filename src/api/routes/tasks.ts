@@ -13,6 +13,8 @@ import type { TaskRegistry } from '../../tasks/registry.js';
 import type { AuthState } from '../auth.js';
 import { readJsonBody } from '../body.js';
 import type { Idempotency } from '../idempotency.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { newTraceparent, parseTraceparent } from '../../trace.js';
 import { batchEnvelopeSchema, taskBodySchema, zodIssues, type BodyLimits } from '../schemas.js';
 
 export interface TasksRouteDeps {
@@ -24,10 +26,10 @@ export interface TasksRouteDeps {
   checkCallbackUrl(url: string): Promise<void>;
   /** Honours `Idempotency-Key` on the submit routes; without it the header is ignored. */
   idempotency?: Idempotency;
+  metrics?: Metrics;
 }
 
 const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 type Ctx = RouterContext<AuthState>;
 type Checked = { issues: FieldIssue[]; unknownType: boolean; task?: Omit<NewTask, 'traceparent'> };
@@ -101,9 +103,11 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
     throw new ValidationError('The request is invalid; see errors.', issues, extra);
   }
 
-  function traceparent(ctx: Ctx): { traceparent?: string } {
-    const tp = ctx.get('traceparent').trim().toLowerCase();
-    return TRACEPARENT.test(tp) ? { traceparent: tp } : {};
+  /** The request's traceparent, or a new one: every task belongs to a trace. */
+  function traceparent(ctx: Ctx): { traceparent: string } {
+    const tp = parseTraceparent(ctx.get('traceparent')) ?? newTraceparent();
+    ctx.set('traceparent', tp);
+    return { traceparent: tp };
   }
 
   /** Runs a submit once per Idempotency-Key (when configured and sent). */
@@ -122,6 +126,7 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
     if (!checked.task) fail(checked.issues, checked.unknownType);
     const [queued] = await producer.submit(ctx.state.tenant, [{ ...checked.task, ...traceparent(ctx) }]);
     if (!queued) throw new Error('producer returned no task');
+    deps.metrics?.tasksSubmitted.inc({ task_type: checked.task.task_type });
     ctx.status = 202;
     ctx.set('Location', `/api/v1/tasks/${queued.task_id}`);
     ctx.body = { task_id: queued.task_id, status: 'queued', task_type: checked.task.task_type, created_at: queued.created_at };
@@ -156,6 +161,7 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
       };
     });
     const queued = await producer.submit(ctx.state.tenant, newTasks);
+    for (const t of newTasks) deps.metrics?.tasksSubmitted.inc({ task_type: t.task_type });
     ctx.status = 202;
     ctx.body = { tasks: queued.map((q) => ({ task_id: q.task_id, status: 'queued' })) };
   }

@@ -7,15 +7,15 @@ ARGV[1] now (epoch ms)
 ARGV[2] lease (ms)
 ARGV[3] most to claim
 ARGV[4] delivery key prefix ("P:dlv:")
-Returns a flat list: id, url, body, msg, n, secret, event, task, sub, per claimed delivery.
+Returns a flat list: id, url, body, msg, n, secret, event, task, sub, trace, per claimed delivery.
 ]]
 local ids = redis.call("zrangebyscore", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, tonumber(ARGV[3]))
 local out = {}
 local leaseEnd = tonumber(ARGV[1]) + tonumber(ARGV[2])
 for _, id in ipairs(ids) do
   local key = ARGV[4] .. id
-  local d = redis.call("hmget", key, "url", "body", "msg", "n", "secret", "event", "task", "sub", "state")
-  if not d[1] or d[9] == "delivered" or d[9] == "failed" or d[9] == "dropped" then
+  local d = redis.call("hmget", key, "url", "body", "msg", "n", "secret", "event", "task", "sub", "trace", "state")
+  if not d[1] or d[10] == "delivered" or d[10] == "failed" or d[10] == "dropped" then
     -- Orphan or already finished (e.g. a resend raced a success): drop it.
     redis.call("zrem", KEYS[1], id)
   else
@@ -24,6 +24,7 @@ for _, id in ipairs(ids) do
     out[#out + 1] = id
     for i = 1, 7 do out[#out + 1] = d[i] end
     out[#out + 1] = d[8] or ""
+    out[#out + 1] = d[9] or ""
   end
 end
 return out

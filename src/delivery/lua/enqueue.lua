@@ -3,7 +3,7 @@ Creates deliveries for a non-terminal event (`task.started`), unless the task
 already has an outcome.
 KEYS[1] task hash
 ARGV[1] now, ARGV[2] lease end, ARGV[3] delivery key prefix, ARGV[4] subscription key prefix, ARGV[5] tenant
-ARGV[6] how many deliveries (N), then N × 8 values (see lib/add-deliveries.lua)
+ARGV[6] how many deliveries (N), then N × 9 values (see lib/add-deliveries.lua)
 Returns the ids created.
 ]]
 -- #include add-deliveries

@@ -15,7 +15,7 @@ ARGV[8]  delivery key prefix ("P:dlv:")
 ARGV[9]  subscription key prefix ("P:wh:")
 ARGV[10] id of the task callback delivery ("" when none)
 ARGV[11] how many progress deliveries to close (M), then M ids
-then     how many deliveries (N), then N × 8 values (see lib/add-deliveries.lua)
+then     how many deliveries (N), then N × 9 values (see lib/add-deliveries.lua)
 
 Returns {"ok", created ids...}, {"done"} (an outcome already exists), {"stale"} or {"missing"}.
 ]]
