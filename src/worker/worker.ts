@@ -89,6 +89,19 @@ export function createWorker(opts: WorkerOptions): Worker {
 
   const processJob = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, release: () => void): Promise<JobResult> => {
     const taskId = job.id;
+    // Listen for a cancel before the task is marked running: cancel.lua only
+    // publishes for running tasks, so no request can fall into a gap.
+    const cancel = new AbortController();
+    cancels.set(taskId, cancel);
+    try {
+      return await runJob(queue, job, release, cancel);
+    } finally {
+      cancels.delete(taskId);
+    }
+  };
+
+  const runJob = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, release: () => void, cancel: AbortController): Promise<JobResult> => {
+    const taskId = job.id;
     const verdict = await store.start(taskId, config.TASK_MAX_LOST);
     if (verdict.kind === 'missing') {
       opts.logger.warn('job has no task record; dropping it', { task_id: taskId, queue });
@@ -124,8 +137,6 @@ export function createWorker(opts: WorkerOptions): Worker {
     announceStart(fields).catch((err: unknown) => log.warn('task.started event not written', { err: coerceError(err).message }));
     const options = fields.opts ? (JSON.parse(fields.opts) as { timeout_s?: number }) : {};
     const progress = createProgressWriter(store, taskId, log, progressEvents(fields, log));
-    const cancel = new AbortController();
-    cancels.set(taskId, cancel);
     log.debug('task started');
     const run = await runTask({
       def,
@@ -139,7 +150,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       shutdown: shutdown.signal,
       cancel: cancel.signal,
       onProgress: progress.report,
-    }).finally(() => cancels.delete(taskId));
+    });
     await progress.flush();
 
     if (run.kind === 'success') {

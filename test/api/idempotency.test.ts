@@ -43,6 +43,8 @@ describe('api: Idempotency-Key', () => {
         }
         return producer.submit(tenant, tasks);
       },
+      requeue: (task) => producer.requeue(task),
+      removeJob: (queue, id) => producer.removeJob(queue, id),
       close: () => producer.close(),
     };
     const app = createApp({
