@@ -59,6 +59,20 @@ describe('e2e: metrics and traces', function () {
     expect(text).to.not.include('127.0.0.1');
   });
 
+  it('keeps per-minute counters of outcomes, run times and deliveries for the dashboard', async () => {
+    const { redis: rc, keys } = stack.services;
+    const minute = Math.floor(Date.now() / 60_000);
+    const rows = await Promise.all([minute - 1, minute].map((m) => rc.hgetall(`${keys.prefix}:stats:${m}`)));
+    const sum = (field: string): number => rows.reduce((acc, r) => acc + Number(r[field] ?? 0), 0);
+    expect(sum('debug:completed')).to.equal(3);
+    expect(sum('debug:failed')).to.equal(1);
+    expect(sum('type:debug.echo:n')).to.equal(3);
+    expect(sum('cb:delivered')).to.equal(4);
+    const buckets = Object.keys(rows[1] ?? {}).filter((k) => k.startsWith('type:debug.echo:le'));
+    expect(buckets.length).to.be.at.least(1);
+    expect(await rc.pttl(`${keys.prefix}:stats:${minute}`)).to.be.within(1, 7_200_000);
+  });
+
   it('only the process holding the gauge lock reports cluster-wide queue gauges', async () => {
     await stack.services.redis.set(`${stack.services.keys.prefix}:lock:gauges`, 'some-other-process', 'PX', 30_000);
     const res = await request(`${stack.url}/metrics`, { headers: { 'x-api-key': API_KEY } });

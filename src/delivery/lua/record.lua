@@ -49,6 +49,11 @@ else
   redis.call("zadd", ARGV[8] .. "dead:" .. (d[3] or ""), now, id)
 end
 
+-- Per-minute delivery counters for dashboards (kept two hours).
+local stats = ARGV[8]:sub(1, -5) .. "stats:" .. math.floor(tonumber(now) / 60000)
+redis.call("hincrby", stats, "cb:" .. outcome, 1)
+redis.call("pexpire", stats, 7200000)
+
 -- Coalesced progress: a newer value that arrived meanwhile goes out next,
 -- unless the task has finished.
 if d[4] == "task.progress" and state ~= "pending" then

@@ -20,7 +20,7 @@ then     how many deliveries (N), then N × 9 values (see lib/add-deliveries.lua
 Returns {"ok", created ids...}, {"done"} (an outcome already exists), {"stale"} or {"missing"}.
 ]]
 -- #include add-deliveries
-local t = redis.call("hmget", KEYS[1], "status", "gen", "id")
+local t = redis.call("hmget", KEYS[1], "status", "gen", "id", "queue", "type", "started")
 if not t[1] then return {"missing"} end
 if t[1] == "completed" or t[1] == "failed" or t[1] == "cancelled" then return {"done"} end
 if t[2] ~= ARGV[5] then return {"stale"} end
@@ -44,6 +44,21 @@ for i = 1, m do
     end
   end
 end
+
+-- Per-minute counters for dashboards (kept two hours).
+local now = tonumber(ARGV[1])
+local stats = ARGV[8]:sub(1, -5) .. "stats:" .. math.floor(now / 60000)
+redis.call("hincrby", stats, (t[4] or "") .. ":" .. ARGV[2], 1)
+if t[6] and ARGV[2] ~= "cancelled" then
+  local ms = now - tonumber(t[6])
+  local bucket = "inf"
+  for _, b in ipairs({10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}) do
+    if ms <= b then bucket = tostring(b) break end
+  end
+  redis.call("hincrby", stats, "type:" .. (t[5] or "") .. ":n", 1)
+  redis.call("hincrby", stats, "type:" .. (t[5] or "") .. ":le" .. bucket, 1)
+end
+redis.call("pexpire", stats, 7200000)
 
 local at = 12 + m
 local created = add_deliveries(at + 1, tonumber(ARGV[at]), ARGV[1], ARGV[7], ARGV[8], ARGV[9], ARGV[6], t[3])
