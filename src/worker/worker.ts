@@ -41,10 +41,20 @@ export interface WorkerOptions {
   metrics?: Metrics;
 }
 
+export interface RunningTask {
+  task_id: string;
+  task_type: string;
+  queue: QueueName;
+  /** Epoch ms when this run started. */
+  started: number;
+}
+
 export interface Worker {
   ready(): Promise<void>;
   /** Tasks running now. */
   running(): number;
+  /** What is running now (for heartbeats and dashboards). */
+  current(): RunningTask[];
   /** Stops taking jobs, lets running ones finish within `graceMs`, hands the rest back. */
   close(graceMs: number): Promise<void>;
 }
@@ -57,6 +67,7 @@ export function createWorker(opts: WorkerOptions): Worker {
   const queues = new Map<QueueName, TaskQueue>();
   /** Cancel switches of the tasks running here. */
   const cancels = new Map<string, AbortController>();
+  const current = new Map<string, RunningTask>();
   /** Jobs running here and not yet handed back. */
   let running = 0;
   const idle: (() => void)[] = [];
@@ -97,6 +108,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       return await runJob(queue, job, release, cancel);
     } finally {
       cancels.delete(taskId);
+      current.delete(taskId);
     }
   };
 
@@ -137,6 +149,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     announceStart(fields).catch((err: unknown) => log.warn('task.started event not written', { err: coerceError(err).message }));
     const options = fields.opts ? (JSON.parse(fields.opts) as { timeout_s?: number }) : {};
     const progress = createProgressWriter(store, taskId, log, progressEvents(fields, log));
+    current.set(taskId, { task_id: taskId, task_type: fields.type ?? '', queue, started: Number(fields.started ?? Date.now()) });
     log.debug('task started');
     const run = await runTask({
       def,
@@ -218,6 +231,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       );
     },
     running: () => running,
+    current: () => [...current.values()],
     async close(graceMs) {
       const handBack = setTimeout(() => shutdown.abort(), graceMs);
       handBack.unref();
