@@ -9,8 +9,9 @@ import { callbackUrlSchema, projectIdSchema, zodIssues } from '../api/schemas.js
 import { ValidationError } from '../errors.js';
 
 /** Events a subscription may ask for. */
-export const EVENT_TYPES = ['task.started', 'task.progress', 'task.completed', 'task.failed', 'task.cancelled'] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import { EVENT_TYPES, type EventType } from '../delivery/events.js';
+
+export { EVENT_TYPES, type EventType } from '../delivery/events.js';
 /** Sent only by `POST /webhooks/{id}/test`; never subscribed to. */
 export const TEST_EVENT = 'webhook.test';
 

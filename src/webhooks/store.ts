@@ -12,6 +12,7 @@ import { callScript, defineScript } from '../store/scripts.js';
 import { decodeCursor, loadPageScript, scanPage, type Page } from './page.js';
 import type { SubscriptionFilter } from './schemas.js';
 import { generateSecret } from './secret.js';
+import { createKeys } from '../store/keys.js';
 
 /** Key names of the subscription layout. */
 export interface WebhookKeys {
@@ -28,15 +29,17 @@ export interface WebhookKeys {
   dead(tenant: string): string;
 }
 
+/** The subscription keys, named from the one key layout in src/store/keys.ts. */
 export function webhookKeys(prefix: string): WebhookKeys {
+  const keys = createKeys(prefix);
   return {
-    subPrefix: `${prefix}:wh:`,
-    sub: (id) => `${prefix}:wh:${id}`,
-    tenantIndex: (tenant) => `${prefix}:wh:t:${tenant}`,
-    deliveries: (id) => `${prefix}:wh:${id}:dlv`,
-    stats: (id) => `${prefix}:wh:${id}:stats`,
-    latency: (id) => `${prefix}:wh:${id}:lat`,
-    dead: (tenant) => `${prefix}:dlv:dead:${tenant}`,
+    subPrefix: keys.webhookPrefix,
+    sub: keys.webhook,
+    tenantIndex: keys.tenantWebhooks,
+    deliveries: (id) => `${keys.webhook(id)}:dlv`,
+    stats: (id) => `${keys.webhook(id)}:stats`,
+    latency: (id) => `${keys.webhook(id)}:lat`,
+    dead: keys.dead,
   };
 }
 
