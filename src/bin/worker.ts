@@ -1,16 +1,12 @@
 /**
  * `npm run worker -- --queues video,image --concurrency 4`
  * Runs task consumers (and callback delivery) until SIGTERM/SIGINT.
+ * Same as `taskhook worker`.
  */
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../config.js';
-import { createLogger } from '../logger.js';
-import { createServices } from '../runtime/services.js';
-import { startWorkerProcess } from '../runtime/worker-process.js';
-import { onShutdownSignals } from '../runtime/signals.js';
+import { runWorker } from '../runtime/run.js';
 import { fatal } from '../runtime/fatal.js';
 import { loadDotEnv } from '../runtime/env.js';
-import { registry } from '../../tasks/index.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -25,22 +21,7 @@ async function main(): Promise<void> {
       + 'Defaults come from WORKER_QUEUES and WORKER_CONCURRENCY.');
     return;
   }
-  const env = { ...process.env };
-  if (values.queues !== undefined) env.WORKER_QUEUES = values.queues;
-  if (values.concurrency !== undefined) env.WORKER_CONCURRENCY = values.concurrency;
-  const config = parseConfig(env);
-  const logger = createLogger(config, 'taskhook-worker');
-  const services = await createServices(config, logger);
-  const running = await startWorkerProcess(services, {
-    queues: config.WORKER_QUEUES,
-    concurrency: config.WORKER_CONCURRENCY,
-    registry,
-    deliver: config.WORKER_DELIVERS_CALLBACKS,
-  });
-  onShutdownSignals(logger, async () => {
-    await running.close(config.SHUTDOWN_GRACE_MS);
-    await services.close();
-  });
+  await runWorker({ queues: values.queues, concurrency: values.concurrency }, process.env);
 }
 
 loadDotEnv();

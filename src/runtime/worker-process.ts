@@ -1,4 +1,5 @@
 /** A worker process: task consumers for some queues plus a callback dispatcher. */
+import { hostname } from 'node:os';
 import type { QueueName } from '../config.js';
 import { QUEUE_NAMES } from '../config.js';
 import { ValidationError } from '../errors.js';
@@ -6,15 +7,20 @@ import type { TaskRegistry } from '../tasks/registry.js';
 import { createWorker, type Worker } from '../worker/worker.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
 import type { Services } from './services.js';
+import { startMetricsServer } from './metrics-server.js';
 import { checkMediaTools } from '../media/tools.js';
 import { pruneOutputs } from '../media/retention.js';
 import { coerceError } from '../errors.js';
+import { retentionFromConfig, runRetention } from '../maintenance/prune.js';
+import type { TaskStore } from '../store/task-store.js';
 
 export interface WorkerProcessOptions {
   queues: readonly string[];
   concurrency: number;
   registry: TaskRegistry;
   deliver: boolean;
+  /** How often the `P:workers:{host}:{pid}` heartbeat is written; it expires after 3 beats. @default 5000 */
+  heartbeatMs?: number;
 }
 
 export interface RunningWorker {
@@ -26,6 +32,68 @@ export interface RunningWorker {
 
 /** Output pruning runs at start and then hourly in every worker (it is idempotent). */
 const PRUNE_INTERVAL_MS = 3_600_000;
+
+/** `taskhook top` reads `P:workers:{host}:{pid}`; a process silent for 3 beats drops out. */
+const HEARTBEAT_MS = 5_000;
+const RATE_WINDOW_MS = 60_000;
+
+/**
+ * Counts the tasks this process settled, per queue: the store's terminal
+ * write is the one place every outcome passes through, and `ok` means this
+ * process wrote it (a duplicate run that found the task done does not count).
+ */
+function countingStore(store: TaskStore, done: Map<string, number>): TaskStore {
+  return {
+    ...store,
+    async finish(fields, outcome, deliveries, progressIds, leaseUntil) {
+      const r = await store.finish(fields, outcome, deliveries, progressIds, leaseUntil);
+      if (r.kind === 'ok') done.set(fields.queue ?? '', (done.get(fields.queue ?? '') ?? 0) + 1);
+      return r;
+    },
+  };
+}
+
+/**
+ * Every HEARTBEAT_MS, writes what this process serves and how busy it is
+ * (`done` since start and `rate`, settled in about the last minute, both JSON
+ * per queue); deleted on close, expires if the process dies.
+ */
+function startHeartbeat(services: Services, queues: readonly string[], concurrency: number, busy: () => number, done: Map<string, number>, everyMs: number): () => Promise<void> {
+  const key = `${services.keys.workersPrefix}${hostname()}:${process.pid}`;
+  const started = Date.now();
+  // Snapshots of `done`; the first is the baseline at least RATE_WINDOW_MS old (or the start).
+  const history: { at: number; done: Record<string, number> }[] = [{ at: started, done: {} }];
+  const beat = (): void => {
+    const now = Date.now();
+    const current = Object.fromEntries(done);
+    history.push({ at: now, done: current });
+    while (history.length > 1 && (history[1]?.at ?? now) <= now - RATE_WINDOW_MS) history.shift();
+    const base = history[0]?.done ?? {};
+    const rate = Object.fromEntries(Object.entries(current).map(([q, n]) => [q, n - (base[q] ?? 0)]));
+    services.redis
+      .multi()
+      .hset(key, {
+        queues: queues.join(','),
+        concurrency: String(concurrency),
+        busy: String(busy()),
+        started: String(started),
+        heartbeat: String(now),
+        done: JSON.stringify(current),
+        rate: JSON.stringify(rate),
+      })
+      .pexpire(key, everyMs * 3)
+      .exec()
+      .catch((err: unknown) => services.logger.debug('worker heartbeat failed', { err: coerceError(err).message }));
+  };
+  const timer = setInterval(beat, everyMs);
+  timer.unref();
+  beat();
+  return async () => {
+    clearInterval(timer);
+    // Bounded: with Redis down the command would wait for a reconnect, and the key expires anyway.
+    await Promise.race([services.redis.del(key).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+  };
+}
 
 export function parseQueues(names: readonly string[]): QueueName[] {
   const unknown = names.filter((n) => !(QUEUE_NAMES as readonly string[]).includes(n));
@@ -42,13 +110,15 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   // Fail at start, not on the first video: a queue that needs ffmpeg must find it.
   await checkMediaTools(services.config, opts.registry, queues);
   const dispatcher = opts.deliver ? services.createDispatcher() : null;
+  const done = new Map<string, number>();
   const worker = createWorker({
     config: services.config,
     logger: services.logger,
     registry: opts.registry,
     keys: services.keys,
-    store: services.store,
+    store: countingStore(services.store, done),
     subscriptions: services.subscriptions,
+    metrics: services.metrics,
     subscriber: services.redis.duplicate(),
     dispatcher,
     egress: services.egress,
@@ -57,6 +127,8 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   });
   await worker.ready();
   dispatcher?.start();
+  const metricsServer =
+    services.config.METRICS_PORT > 0 ? await startMetricsServer(services.metrics, services.config.METRICS_PORT, services.config.HOST) : null;
   const prune = (): void => {
     pruneOutputs(services.config).then(
       (n) => n > 0 && services.logger.info('pruned old task outputs', { removed: n }),
@@ -66,15 +138,33 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
   pruneTimer.unref();
   prune();
+  // Record retention: same schedule; the Redis lock lets one worker do it at a time.
+  const retentionStop = new AbortController();
+  let retention: Promise<void> = Promise.resolve();
+  const pruneRecords = (): void => {
+    retention = runRetention(services.redis, services.keys, { ...retentionFromConfig(services.config), signal: retentionStop.signal }).then(
+      (r) => r.ran && r.tasks + r.deliveries > 0 && services.logger.info('pruned old records', { tasks: r.tasks, deliveries: r.deliveries }),
+      (err: unknown) => services.logger.warn('pruning old records failed', { err: coerceError(err).message }),
+    ).then(() => undefined);
+  };
+  const retentionTimer = setInterval(pruneRecords, PRUNE_INTERVAL_MS);
+  retentionTimer.unref();
+  pruneRecords();
+  const stopHeartbeat = startHeartbeat(services, queues, opts.concurrency, () => worker.running(), done, opts.heartbeatMs ?? HEARTBEAT_MS);
   services.logger.info('worker ready', { queues, concurrency: opts.concurrency, delivers_callbacks: dispatcher !== null, pid: process.pid });
   return {
     worker,
     dispatcher,
     async close(graceMs) {
+      metricsServer?.close();
       clearInterval(pruneTimer);
+      clearInterval(retentionTimer);
+      retentionStop.abort();
+      await retention;
       const started = Date.now();
       await worker.close(graceMs);
       await dispatcher?.stop(Math.max(1000, graceMs - (Date.now() - started)));
+      await stopHeartbeat();
     },
   };
 }

@@ -1,0 +1,92 @@
+/**
+ * The three long-running process kinds, shared by the npm scripts
+ * (`src/bin/*.ts`) and the `taskhook` CLI (`taskhook api|worker|all`), so both
+ * start exactly the same thing. Each parses the config from the environment it
+ * is given, starts, and installs the two-stage SIGTERM/SIGINT shutdown; the
+ * process then lives until a signal. Callers load `.env` first.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { parseConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { DependencyError } from '../errors.js';
+import { createServices, type Services } from './services.js';
+import { startApiProcess } from './api-process.js';
+import { startWorkerProcess } from './worker-process.js';
+import { isLocalRedisUrl, redisServerInstalled, startLocalRedis } from './local-redis.js';
+import { onShutdownSignals } from './signals.js';
+import { registry } from '../../tasks/index.js';
+
+type Env = Record<string, string | undefined>;
+
+/** `npm run api` / `taskhook api`: the HTTP API alone. */
+export async function runApi(env: Env = process.env): Promise<void> {
+  const config = parseConfig(env);
+  const logger = createLogger(config, 'taskhook-api');
+  const services = await createServices(config, logger);
+  const api = await startApiProcess(services, { registry, port: config.PORT, host: config.HOST });
+  onShutdownSignals(logger, async () => {
+    await api.close(config.SHUTDOWN_GRACE_MS);
+    await services.close();
+  });
+}
+
+export interface RunWorkerOptions {
+  /** Comma-separated queues; overrides WORKER_QUEUES. */
+  queues?: string;
+  /** Jobs at once per queue; overrides WORKER_CONCURRENCY. */
+  concurrency?: string;
+}
+
+/** `npm run worker` / `taskhook worker`: task consumers (and callback delivery). */
+export async function runWorker(options: RunWorkerOptions = {}, env: Env = process.env): Promise<void> {
+  const merged = { ...env };
+  if (options.queues !== undefined) merged.WORKER_QUEUES = options.queues;
+  if (options.concurrency !== undefined) merged.WORKER_CONCURRENCY = options.concurrency;
+  const config = parseConfig(merged);
+  const logger = createLogger(config, 'taskhook-worker');
+  const services = await createServices(config, logger);
+  const running = await startWorkerProcess(services, {
+    queues: config.WORKER_QUEUES,
+    concurrency: config.WORKER_CONCURRENCY,
+    registry,
+    deliver: config.WORKER_DELIVERS_CALLBACKS,
+  });
+  onShutdownSignals(logger, async () => {
+    await running.close(config.SHUTDOWN_GRACE_MS);
+    await services.close();
+  });
+}
+
+/**
+ * `npm start` / `taskhook all`: API and worker in one process, for
+ * development. Starts a private redis-server when none answers locally and
+ * one is installed.
+ */
+export async function runAll(env: Env = process.env): Promise<void> {
+  const config = parseConfig(env);
+  const logger = createLogger(config, 'taskhook');
+  let localRedis: ChildProcess | null = null;
+  let services: Services;
+  try {
+    services = await createServices(config, logger);
+  } catch (err) {
+    if (!(err instanceof DependencyError) || err.code !== 'redis_unavailable') throw err;
+    if (!isLocalRedisUrl(config.REDIS_URL) || !redisServerInstalled()) throw err;
+    logger.info(`no Redis at ${config.REDIS_URL}; starting a local redis-server (data in ./data/redis)`);
+    localRedis = await startLocalRedis(config.REDIS_URL, './data/redis');
+    services = await createServices(config, logger);
+  }
+  const worker = await startWorkerProcess(services, {
+    queues: config.WORKER_QUEUES,
+    concurrency: config.WORKER_CONCURRENCY,
+    registry,
+    deliver: true,
+  });
+  const api = await startApiProcess(services, { registry, port: config.PORT, host: config.HOST });
+  logger.info(`taskhook is up: ${api.url} (API key for development: see API_KEYS; default "dev-key")`);
+  onShutdownSignals(logger, async () => {
+    await Promise.all([api.close(config.SHUTDOWN_GRACE_MS), worker.close(config.SHUTDOWN_GRACE_MS)]);
+    await services.close();
+    localRedis?.kill('SIGTERM');
+  });
+}
