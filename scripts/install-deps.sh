@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system tools taskhook needs when they are missing: redis-server
-# (queues and callbacks) and ffmpeg/ffprobe (video and audio tasks).
+# (queues and callbacks) and ffmpeg/ffprobe (video and audio tasks); with
+# --test also Chromium (the dashboard's browser test).
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 { command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; } || need+=(ffmpeg)
+if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
+  command -v apt-get >/dev/null 2>&1 && need+=(chromium)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "taskhook: installing ${need[*]}"
