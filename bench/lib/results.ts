@@ -1,0 +1,77 @@
+/** The shape of `bench/results/<date>.json`. */
+import type { Aggregate, Distribution } from './stats.js';
+import type { ImageResult } from './image.js';
+import type { ProfileSummary } from './profile.js';
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memGiB: number;
+  node: string;
+  redis: string;
+  os: string;
+}
+
+export interface LatencyAgg {
+  rate: number;
+  acceptedPerSec: Aggregate;
+  submitToCallback: { p50: Aggregate; p95: Aggregate; p99: Aggregate };
+  completedToCallback: { p50: Aggregate; p95: Aggregate; p99: Aggregate };
+  /** Per run: every offered task accepted and called back. */
+  complete: boolean[];
+  /** Per run: callbacks still missing `latencyCollectMs` after the load stopped. */
+  saturated: boolean[];
+  /** Per run: not run because a lower rate saturated. */
+  skipped: boolean[];
+}
+
+export interface E2eAgg {
+  acceptedPerSec: Aggregate;
+  callbacksPerSec: Aggregate;
+  callbacksPerSecDuringLoad: Aggregate;
+  drainSec: Aggregate;
+  /** callbacks/s ÷ raw bee-queue jobs/s, per run. */
+  ratioToBeeQueue: Aggregate;
+  complete: boolean[];
+  latency: LatencyAgg[];
+}
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchResults {
+  date: string;
+  quick: boolean;
+  runs: number;
+  elapsedSec: number;
+  machine: Machine;
+  commands: string[];
+  /** `--env` settings applied to every product process (experiments). */
+  envOverrides: Record<string, string>;
+  params: Record<string, number | string>;
+  baseline: { jobs: number; jobsPerSec: Aggregate };
+  ceiling: { inFlight: number; reqPerSec: Aggregate };
+  raw: E2eAgg;
+  durable: E2eAgg;
+  isolation: { allHealthyPerSec: Aggregate; oneHangingPerSec: Aggregate; ratio: Aggregate; callbackTimeoutMs: number };
+  memory: {
+    apiIdleMiB: Aggregate;
+    apiAfterMiB: Aggregate;
+    workerIdleMiB: Aggregate;
+    workerAfterMiB: Aggregate;
+    tasksPerWorker: number[];
+    redisTasks: number;
+    redisBytesPerTask: number;
+  };
+  image: ImageResult;
+  profile: { api: ProfileSummary; worker: ProfileSummary; seconds: number } | null;
+  targets: TargetCheck[];
+  /** Per-run raw figures, for anyone who wants to recompute. */
+  detail: unknown[];
+}
+
+export type { Distribution };
