@@ -1,7 +1,7 @@
 /**
- * The producer used by the API: writes task records, then bee-queue jobs.
- * The record is written first because a worker may take the job the moment
- * it exists, and the job carries no data: the record is the task.
+ * The producer used by the API: writes each task's record, its index entry
+ * and its bee-queue job in one Lua script. The job carries no data (the record
+ * is the task), and a worker that takes it at once always finds the record.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { Keys } from '../store/keys.js';
 import { tenantTasksKey } from '../store/task-list.js';
 import { createQueue, type TaskQueue } from './queues.js';
+import { callScript, defineScript } from '../store/scripts.js';
 
 export interface NewTask {
   task_type: string;
@@ -110,6 +111,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 export function createProducer(opts: ProducerOptions): Producer {
   const queues = new Map<QueueName, TaskQueue>();
+  defineScript(opts.redis, new URL('./lua/', import.meta.url), 'submit', 0);
   const saveTimeoutMs = opts.saveTimeoutMs ?? 10_000;
   let closed = false;
   let closing: Promise<void> | null = null;
@@ -127,16 +129,6 @@ export function createProducer(opts: ProducerOptions): Producer {
     return q;
   };
 
-  const writeRecords = async (tenant: string, ids: string[], tasks: readonly NewTask[], now: number) => {
-    const multi = opts.redis.multi();
-    tasks.forEach((t, i) => multi.hset(opts.keys.task(ids[i] as string), taskRecordFields(ids[i] as string, tenant, t, now)));
-    // The tenant's task index (GET /api/v1/tasks), written with the records.
-    multi.zadd(tenantTasksKey(opts.keys.prefix, tenant), ...ids.flatMap((id) => [now, id]));
-    const replies = await multi.exec();
-    const failed = replies?.find(([err]) => err !== null);
-    if (!replies || failed) throw new DependencyError('redis_unavailable', 'Could not write task records.', failed?.[0]);
-  };
-
   const buildJob = (queue: TaskQueue, id: string, options: NewTask['options'], now: number | null) => {
     const job = queue.createJob({}).setId(id);
     const retries = options.retries ?? 0;
@@ -146,47 +138,27 @@ export function createProducer(opts: ProducerOptions): Producer {
     return job;
   };
 
-  /** Adds the jobs of one queue; returns the ids whose job could not be added. */
-  const addJobs = async (name: QueueName, entries: { id: string; task: NewTask }[], now: number): Promise<string[]> => {
-    const queue = queueFor(name);
-    const jobs = entries.map(({ id, task }) => buildJob(queue, id, task.options, now));
-    if (jobs.length === 1) {
-      await withTimeout((jobs[0] as (typeof jobs)[number]).save(), saveTimeoutMs);
-      return [];
-    }
-    const errors = await withTimeout(queue.saveAll(jobs), saveTimeoutMs);
-    return jobs.filter((j) => errors.has(j)).map((j) => j.id);
-  };
-
   return {
     async submit(tenant, tasks) {
       if (closed) throw new DependencyError('producer_closed', 'The producer is closed.');
       if (tasks.length === 0) return [];
       const now = Date.now();
       const ids = tasks.map(() => randomUUID());
-      await writeRecords(tenant, ids, tasks, now);
-
-      const byQueue = new Map<QueueName, { id: string; task: NewTask }[]>();
+      // Records, index entries and jobs in one script: all of a task or none.
+      const args: (string | number)[] = [opts.keys.task(''), tenantTasksKey(opts.keys.prefix, tenant), `${opts.keys.bq}:`, now, tasks.length];
       tasks.forEach((task, i) => {
-        const list = byQueue.get(task.queue) ?? [];
-        list.push({ id: ids[i] as string, task });
-        byQueue.set(task.queue, list);
+        const id = ids[i] as string;
+        const job = buildJob(queueFor(task.queue), id, task.options, now);
+        const delay = (job.options as { delay?: number }).delay;
+        const fields = Object.entries(taskRecordFields(id, tenant, task, now)).flat();
+        // bee-queue's own serialisation (Job#toData is public in its JS, missing from its typings).
+        const data = (job as unknown as { toData(): string }).toData();
+        args.push(id, task.queue, data, delay ? String(delay) : '', fields.length, ...fields);
       });
-      const results = await Promise.allSettled([...byQueue].map(([name, entries]) => addJobs(name, entries, now)));
-      const orphans: string[] = [];
-      let cause: unknown;
-      results.forEach((r, i) => {
-        if (r.status === 'fulfilled') orphans.push(...r.value);
-        else {
-          cause = r.reason;
-          orphans.push(...([...byQueue.values()][i] ?? []).map((e) => e.id));
-        }
-      });
-      if (orphans.length > 0) {
-        // A record without a job would stay "queued" forever; remove it (best effort).
-        await opts.redis.del(...orphans.map((id) => opts.keys.task(id))).catch(() => undefined);
-        await opts.redis.zrem(tenantTasksKey(opts.keys.prefix, tenant), ...orphans).catch(() => undefined);
-        throw new DependencyError('queue_unavailable', 'Could not queue the task(s).', cause === undefined ? undefined : coerceError(cause));
+      try {
+        await withTimeout(callScript<number>(opts.redis, 'submit', [], args), saveTimeoutMs);
+      } catch (err) {
+        throw new DependencyError('queue_unavailable', 'Could not queue the task(s).', coerceError(err));
       }
       const createdAt = new Date(now).toISOString();
       return ids.map((task_id) => ({ task_id, created_at: createdAt }));
