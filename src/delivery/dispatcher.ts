@@ -124,15 +124,53 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   };
 
   const endpointCap = opts.endpointConcurrency ?? opts.hostConcurrency;
-  const run = (d: ClaimedDelivery): void => {
-    const host = hostOf(d.url);
+  const capOf = (slot: string): number => (slot.startsWith('s:') ? endpointCap : opts.hostConcurrency);
+  /**
+   * Deliveries waiting here for a slot of a busy host/endpoint (or for any
+   * slot), oldest first. Bounded: beyond it they wait in Redis instead, so a
+   * hanging receiver cannot pile up work in this process.
+   */
+  const waiting = new Map<string, { d: ClaimedDelivery; at: number }[]>();
+  const maxWaiting = (slot: string): number => capOf(slot) * 4;
+  let waitingCount = 0;
+
+  const slotsOf = (d: ClaimedDelivery): string[] => {
+    const host = `h:${hostOf(d.url)}`;
     // A subscription endpoint has its own cap as well as its host's.
-    const slots = d.sub ? [`h:${host}`, `s:${d.sub}`] : [`h:${host}`];
-    const full = slots.some((k) => (perHost.get(k) ?? 0) >= (k.startsWith('s:') ? endpointCap : opts.hostConcurrency));
-    if (stopping || inFlight >= opts.concurrency || full) {
-      // Over a cap: the delivery waits in Redis, not in this process.
-      release(d, stopping ? 0 : 50 + Math.floor(Math.random() * 150));
-      return;
+    return d.sub ? [host, `s:${d.sub}`] : [host];
+  };
+
+  /** Takes the oldest delivery waiting for `slot` and tries it again. */
+  const pump = (slot: string): void => {
+    const list = waiting.get(slot);
+    const next = list?.shift();
+    if (list && list.length === 0) waiting.delete(slot);
+    if (!next) return;
+    waitingCount -= 1;
+    // Past half its lease, another process may take it soon: give it back.
+    if (Date.now() - next.at > leaseMs / 2) release(next.d, 0);
+    else run(next.d);
+  };
+
+  /** Starts `d`, or parks it here, or gives it back to Redis; says which. */
+  const run = (d: ClaimedDelivery): 'started' | 'waiting' | 'released' => {
+    if (stopping) {
+      release(d, 0);
+      return 'released';
+    }
+    const slots = slotsOf(d);
+    const full = inFlight >= opts.concurrency ? '*' : slots.find((k) => (perHost.get(k) ?? 0) >= capOf(k));
+    if (full !== undefined) {
+      const list = waiting.get(full) ?? [];
+      if (list.length >= (full === '*' ? opts.concurrency : maxWaiting(full))) {
+        // This receiver is saturated: the delivery waits in Redis, not here.
+        release(d, 200 + Math.floor(Math.random() * 300));
+        return 'released';
+      }
+      list.push({ d, at: Date.now() });
+      waiting.set(full, list);
+      waitingCount += 1;
+      return 'waiting';
     }
     inFlight += 1;
     for (const k of slots) perHost.set(k, (perHost.get(k) ?? 0) + 1);
@@ -150,8 +188,11 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
           if (left <= 0) perHost.delete(k);
           else perHost.set(k, left);
         }
-        if (inFlight === 0 && idle) idle();
+        for (const k of slots) pump(k);
+        pump('*');
+        if (inFlight === 0 && waitingCount === 0 && idle) idle();
       });
+    return 'started';
   };
 
   const schedule = (ms: number): void => {
@@ -163,14 +204,19 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   const tick = (): void => {
     timer = null;
     if (stopping) return;
-    const free = opts.concurrency - inFlight;
+    // Only deliveries waiting for *any* slot use up global capacity; those
+    // waiting for one busy receiver must not stop others from being claimed.
+    const free = opts.concurrency - inFlight - (waiting.get('*')?.length ?? 0);
     if (free <= 0) return schedule(pollMs);
     const limit = Math.min(free, 200);
     opts.outbox
       .claim(limit, leaseMs)
       .then((claimed) => {
-        for (const d of claimed) run(d);
-        schedule(claimed.length === limit ? 0 : pollMs);
+        let accepted = 0;
+        for (const d of claimed) if (run(d) !== 'released') accepted += 1;
+        // Poll again at once only while what is claimed can be sent: claiming
+        // a saturated receiver's backlog over and over would spin.
+        schedule(claimed.length === limit && accepted * 2 >= claimed.length ? 0 : pollMs);
       })
       .catch((err: unknown) => {
         opts.logger.warn('could not claim due callbacks; retrying', { err: coerceError(err).message });
@@ -183,11 +229,17 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     start() {
       if (timer === null && !stopping) schedule(0);
     },
-    deliverNow: run,
+    deliverNow(d) {
+      run(d);
+    },
     async stop(graceMs) {
       stopping = true;
       if (timer) clearTimeout(timer);
       timer = null;
+      // What waits here goes back to Redis for another process.
+      for (const list of waiting.values()) for (const w of list) release(w.d, 0);
+      waiting.clear();
+      waitingCount = 0;
       if (inFlight === 0) return;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, graceMs);

@@ -2,7 +2,7 @@
  * sharp helpers shared by the image tasks and video thumbnails: output
  * formats, and the translation of sharp's errors into task error types.
  */
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { InvalidInputError, LimitExceededError, TaskhookError } from '../errors.js';
@@ -20,8 +20,21 @@ export const qualitySchema = z.number().int().min(1).max(100);
 /** `#rgb`, `#rrggbb` or `#rrggbbaa`. */
 export const colourSchema = z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/, 'a #rrggbb colour');
 
+type SharpFactory = typeof import('sharp');
+let sharpModule: Promise<SharpFactory> | null = null;
+
+/**
+ * sharp (libvips) is loaded on first use, not at import: the API and workers
+ * that never touch an image should not carry it (tens of MB of RSS).
+ */
+export function loadSharp(): Promise<SharpFactory> {
+  sharpModule ??= import('sharp').then((m) => m.default);
+  return sharpModule;
+}
+
 /** Opens an image with the decompression-bomb guard on. */
-export function openImage(file: string, config: Pick<Config, 'MEDIA_MAX_PIXELS'>): Sharp {
+export async function openImage(file: string, config: Pick<Config, 'MEDIA_MAX_PIXELS'>): Promise<Sharp> {
+  const sharp = await loadSharp();
   return sharp(file, { limitInputPixels: config.MEDIA_MAX_PIXELS });
 }
 

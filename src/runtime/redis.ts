@@ -26,6 +26,9 @@ export async function connectRedis(url: string, timeoutMs = 3000): Promise<Redis
     maxRetriesPerRequest: null,
     connectTimeout: timeoutMs,
     retryStrategy: (n) => Math.min(50 * 2 ** n, 2000),
+    // Commands issued in the same tick share one socket write: the hot path
+    // issues many small independent commands from concurrent tasks.
+    enableAutoPipelining: true,
   });
   redis.on('error', () => undefined); // reconnects are logged by callers that care
   try {

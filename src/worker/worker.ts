@@ -3,6 +3,7 @@
  * the base task, and turns the final outcome into the task record's terminal
  * state plus its durable deliveries (one Lua script) before the job is acked.
  */
+import { setMaxListeners } from 'node:events';
 import type BeeQueue from 'bee-queue';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
@@ -64,6 +65,8 @@ type JobResult = { outcome: string };
 export function createWorker(opts: WorkerOptions): Worker {
   const { config, store, registry } = opts;
   const shutdown = new AbortController();
+  // Every running task listens to it; that many listeners is expected.
+  setMaxListeners(0, shutdown.signal);
   const queues = new Map<QueueName, TaskQueue>();
   /** Cancel switches of the tasks running here. */
   const cancels = new Map<string, AbortController>();

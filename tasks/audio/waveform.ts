@@ -1,9 +1,8 @@
-import sharp from 'sharp';
 import { z } from 'zod';
 import { defineTask } from '../../src/tasks/define.js';
 import { InvalidInputError } from '../../src/errors.js';
 import { progressPercent, runFfmpeg } from '../../src/media/ffmpeg.js';
-import { colourSchema, dimensionSchema } from '../../src/media/image.js';
+import { colourSchema, dimensionSchema, loadSharp } from '../../src/media/image.js';
 import { mediaInputSchema, resolveInput } from '../../src/media/input.js';
 import { assertDuration, assertOutputDimensions } from '../../src/media/limits.js';
 import { writeOutput } from '../../src/media/output.js';
@@ -59,6 +58,7 @@ export default defineTask({
     const peaks = acc.finish();
 
     const raw = renderWaveform(peaks, data.width, data.height, parseColour(data.colour), parseColour(data.background));
+    const sharp = await loadSharp();
     const png = await sharp(raw, { raw: { width: data.width, height: data.height, channels: 4 } }).png().toBuffer();
     const image = await writeOutput(ctx.config, ctx.taskId, 'waveform.png', png);
     const json = JSON.stringify({ version: 1, points: peaks.length, duration_s: info.duration_s, sample_rate: PCM_RATE, peaks });

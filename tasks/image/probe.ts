@@ -14,7 +14,7 @@ export default defineTask({
     const file = await resolveInput(data.input, ctx);
     let meta;
     try {
-      meta = await openImage(file.path, ctx.config).metadata();
+      meta = await (await openImage(file.path, ctx.config)).metadata();
     } catch (err) {
       throw imageError(err);
     }

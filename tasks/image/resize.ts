@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import type sharp from 'sharp';
 import { z } from 'zod';
 import { defineTask } from '../../src/tasks/define.js';
 import {
@@ -49,7 +49,7 @@ export default defineTask({
     let meta: sharp.Metadata;
     try {
       // Header only: the pixel limit is checked before anything is decoded.
-      meta = await openImage(file.path, ctx.config).metadata();
+      meta = await (await openImage(file.path, ctx.config)).metadata();
     } catch (err) {
       throw imageError(err);
     }
@@ -72,7 +72,7 @@ export default defineTask({
 
     let out: { data: Buffer; info: sharp.OutputInfo };
     try {
-      let img = openImage(file.path, ctx.config);
+      let img = await openImage(file.path, ctx.config);
       if (data.auto_rotate) img = img.rotate();
       if (data.width !== undefined || data.height !== undefined) {
         img = img.resize({

@@ -69,7 +69,7 @@ export default defineTask({
 
     let out: { data: Buffer; info: { width: number; height: number } };
     try {
-      let img = openImage(frame, ctx.config);
+      let img = await openImage(frame, ctx.config);
       if (data.width !== undefined || data.height !== undefined) {
         img = img.resize({ width: data.width, height: data.height, fit: data.fit });
       }
