@@ -143,6 +143,10 @@ export const configSchema = z
     METRICS_PORT: int(0, 0, 65535),
     /** Serve /metrics without an API key (only on a network Prometheus alone reaches). @default false */
     METRICS_PUBLIC: bool(false),
+    /** Serve the dashboard without its action buttons (retry, cancel, resend, recover); the action endpoints answer 403. @default false */
+    DASHBOARD_READONLY: bool(false),
+    /** Lifetime of a dashboard login session, minutes. @default 480 */
+    DASHBOARD_SESSION_TTL_MIN: int(480, 1, 43_200),
     /** error, warn, info, debug. @default info */
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
     /** `json` for machines, `pretty` for people. @default json */

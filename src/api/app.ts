@@ -18,11 +18,13 @@ import { createIdempotency } from './idempotency.js';
 import { rateLimitMiddleware } from './rate-limit.js';
 import { problemMiddleware } from './problem.js';
 import { healthRouter } from './routes/health.js';
+import { openapiRouter } from './routes/openapi.js';
 import { tasksRouter } from './routes/tasks.js';
 import { taskControlRouter } from './routes/task-control.js';
 import { webhooksRouter } from './routes/webhooks.js';
 import { deliveriesRouter } from './routes/deliveries.js';
 import { metricsRouter } from './routes/metrics.js';
+import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 export interface AppDeps {
@@ -60,7 +62,10 @@ export function createApp(deps: AppDeps): Koa<AuthState> {
   const health = healthRouter(deps);
   app.use(health.routes());
   app.use(health.allowedMethods());
+  const openapi = openapiRouter(deps);
+  app.use(openapi.routes()).use(openapi.allowedMethods());
   if (deps.metrics && deps.config.METRICS_PUBLIC) app.use(metricsRouter(deps.metrics).routes());
+  app.use(dashboardRouter(deps).routes()); // its own login and session; see src/dashboard
 
   // Auth is router-level middleware: @koa/router runs it only when one of
   // these routes matches, so an unknown path is a 404 with or without a key.

@@ -36,6 +36,17 @@ export interface WorkerRow {
   done: Record<string, number>;
   /** Tasks settled in about the last minute, per queue. */
   rate: Record<string, number>;
+  /** The runs in progress at the last heartbeat (the `tasks` field; absent from older workers). */
+  tasks?: RunningTaskRow[];
+}
+
+/** One run in progress, as the worker's heartbeat lists it. */
+export interface RunningTaskRow {
+  task_id: string;
+  task_type: string;
+  queue: string;
+  /** Epoch ms when the run started. */
+  started: number;
 }
 
 export interface TopSnapshot {
@@ -118,6 +129,7 @@ async function readWorkers(redis: Redis, keys: Keys): Promise<WorkerRow[]> {
       heartbeat: Number(f.heartbeat),
       done: counts(f.done),
       rate: counts(f.rate),
+      tasks: runningTasks(f.tasks),
     });
   });
   return rows.sort((a, b) => a.id.localeCompare(b.id));
@@ -130,6 +142,21 @@ function counts(raw: string | undefined): Record<string, number> {
     return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, number] => typeof e[1] === 'number'));
   } catch {
     return {};
+  }
+}
+
+function runningTasks(raw: string | undefined): RunningTaskRow[] {
+  try {
+    const parsed: unknown = JSON.parse(raw ?? '[]');
+    if (!Array.isArray(parsed)) return [];
+    return parsed.flatMap((t: unknown): RunningTaskRow[] => {
+      if (t === null || typeof t !== 'object') return [];
+      const o = t as Record<string, unknown>;
+      if (typeof o.task_id !== 'string' || typeof o.started !== 'number') return [];
+      return [{ task_id: o.task_id, task_type: String(o.task_type ?? ''), queue: String(o.queue ?? ''), started: o.started }];
+    });
+  } catch {
+    return [];
   }
 }
 

@@ -4,7 +4,7 @@ import type { QueueName } from '../config.js';
 import { QUEUE_NAMES } from '../config.js';
 import { ValidationError } from '../errors.js';
 import type { TaskRegistry } from '../tasks/registry.js';
-import { createWorker, type Worker } from '../worker/worker.js';
+import { createWorker, type RunningTask, type Worker } from '../worker/worker.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
 import type { Services } from './services.js';
 import { startMetricsServer } from './metrics-server.js';
@@ -56,9 +56,10 @@ function countingStore(store: TaskStore, done: Map<string, number>): TaskStore {
 /**
  * Every HEARTBEAT_MS, writes what this process serves and how busy it is
  * (`done` since start and `rate`, settled in about the last minute, both JSON
- * per queue); deleted on close, expires if the process dies.
+ * per queue) and `tasks` (JSON list of the runs in progress, for the dashboard);
+ * deleted on close, expires if the process dies.
  */
-function startHeartbeat(services: Services, queues: readonly string[], concurrency: number, busy: () => number, done: Map<string, number>, everyMs: number): () => Promise<void> {
+function startHeartbeat(services: Services, queues: readonly string[], concurrency: number, busy: () => number, done: Map<string, number>, everyMs: number, running: () => RunningTask[] = () => []): () => Promise<void> {
   const key = `${services.keys.workersPrefix}${hostname()}:${process.pid}`;
   const started = Date.now();
   // Snapshots of `done`; the first is the baseline at least RATE_WINDOW_MS old (or the start).
@@ -80,6 +81,7 @@ function startHeartbeat(services: Services, queues: readonly string[], concurren
         heartbeat: String(now),
         done: JSON.stringify(current),
         rate: JSON.stringify(rate),
+        tasks: JSON.stringify(running()),
       })
       .pexpire(key, everyMs * 3)
       .exec()
@@ -150,7 +152,7 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   const retentionTimer = setInterval(pruneRecords, PRUNE_INTERVAL_MS);
   retentionTimer.unref();
   pruneRecords();
-  const stopHeartbeat = startHeartbeat(services, queues, opts.concurrency, () => worker.running(), done, opts.heartbeatMs ?? HEARTBEAT_MS);
+  const stopHeartbeat = startHeartbeat(services, queues, opts.concurrency, () => worker.running(), done, opts.heartbeatMs ?? HEARTBEAT_MS, () => worker.current());
   services.logger.info('worker ready', { queues, concurrency: opts.concurrency, delivers_callbacks: dispatcher !== null, pid: process.pid });
   return {
     worker,

@@ -42,19 +42,30 @@ function filterOf(q: { status?: DeliveryFilter['status']; event?: string; since?
   };
 }
 
-export function deliveriesRouter(deps: DeliveriesRouteDeps): Router<AuthState> {
+/** Resend and recover as plain functions of the tenant: the API routes and the dashboard share them. */
+export interface DeliveryActions {
+  /** The tenant's subscription, or a 404. */
+  loadSub(tenant: string, id: string): Promise<Subscription>;
+  /** Resends one delivery of the tenant (`what` names it in a 404); the routes answer 202 with it. */
+  resend(tenant: string, id: string, what: string): Promise<DeliveryView>;
+  /** Resends a finished task's own callback. */
+  resendTaskCallback(tenant: string, taskId: string): Promise<DeliveryView>;
+  /** Resends every failed delivery of an active subscription created since `since` (ISO 8601); returns how many. */
+  recover(tenant: string, sub: Subscription, since: string): Promise<number>;
+}
+
+export function createDeliveryActions(deps: DeliveriesRouteDeps): DeliveryActions {
   const log = createDeliveryLog(deps.redis, deps.keys);
   const subs = createSubscriptionStore(deps.redis, deps.keys.prefix);
 
-  async function loadSub(ctx: Ctx): Promise<Subscription> {
-    const sub = await subs.get(ctx.state.tenant, String(ctx.params.id ?? ''));
+  async function loadSub(tenant: string, id: string): Promise<Subscription> {
+    const sub = await subs.get(tenant, id);
     if (!sub) throw new NotFoundError('Webhook');
     return sub;
   }
 
-  /** Resends one delivery of the tenant and answers 202 with it. */
-  async function resendOne(ctx: Ctx, id: string, what: string): Promise<DeliveryView> {
-    const r = await log.resend(ctx.state.tenant, id);
+  async function resend(tenant: string, id: string, what: string): Promise<DeliveryView> {
+    const r = await log.resend(tenant, id);
     switch (r.kind) {
       case 'missing':
         throw new NotFoundError(what);
@@ -65,11 +76,46 @@ export function deliveriesRouter(deps: DeliveriesRouteDeps): Router<AuthState> {
       case 'subscription_disabled':
         throw conflict('webhook_disabled', 'The webhook of this delivery is disabled; re-enable it (PATCH is_active=true) first.');
       default:
-        deps.logger.info('delivery resent', { delivery_id: id, tenant: ctx.state.tenant });
-        ctx.status = 202;
-        ctx.body = r.delivery;
+        deps.logger.info('delivery resent', { delivery_id: id, tenant });
         return r.delivery;
     }
+  }
+
+  async function resendTaskCallback(tenant: string, rawTaskId: string): Promise<DeliveryView> {
+    const taskId = rawTaskId.toLowerCase();
+    const [owner, status, cb, dlv] = TASK_ID.test(taskId)
+      ? await deps.redis.hmget(deps.keys.task(taskId), 'tenant', 'status', 'cb', 'dlv')
+      : [null, null, null, null];
+    // Another tenant's task is indistinguishable from one that does not exist.
+    if (!owner || owner !== tenant) throw new NotFoundError('Task');
+    if (!cb) throw new NotFoundError('The callback of this task');
+    if (!FINISHED.has(status ?? '')) throw conflict('task_not_finished', 'The task has not finished yet; its callback is not due.');
+    if (!dlv) throw new NotFoundError('The callback of this task');
+    return resend(tenant, dlv, 'The callback of this task');
+  }
+
+  async function recover(tenant: string, sub: Subscription, since: string): Promise<number> {
+    if (!sub.active) throw conflict('webhook_disabled', 'The webhook is disabled; re-enable it (PATCH is_active=true) first.');
+    const resent = await log.recover(tenant, sub.id, Date.parse(since));
+    deps.logger.info('webhook deliveries recovered', { webhook_id: sub.id, since, resent });
+    return resent;
+  }
+
+  return { loadSub, resend, resendTaskCallback, recover };
+}
+
+export function deliveriesRouter(deps: DeliveriesRouteDeps): Router<AuthState> {
+  const log = createDeliveryLog(deps.redis, deps.keys);
+  const actions = createDeliveryActions(deps);
+
+  function loadSub(ctx: Ctx): Promise<Subscription> {
+    return actions.loadSub(ctx.state.tenant, String(ctx.params.id ?? ''));
+  }
+
+  /** Answers 202 with a resent delivery. */
+  function accepted(ctx: Ctx, delivery: DeliveryView): void {
+    ctx.status = 202;
+    ctx.body = delivery;
   }
 
   async function listForWebhook(ctx: Ctx): Promise<void> {
@@ -92,30 +138,19 @@ export function deliveriesRouter(deps: DeliveriesRouteDeps): Router<AuthState> {
   }
 
   async function resend(ctx: Ctx): Promise<void> {
-    await resendOne(ctx, String(ctx.params.id ?? ''), 'Delivery');
+    accepted(ctx, await actions.resend(ctx.state.tenant, String(ctx.params.id ?? ''), 'Delivery'));
   }
 
   async function recover(ctx: Ctx): Promise<void> {
     const sub = await loadSub(ctx);
     const body = parseOr400(recoverSchema, await readJsonBody(ctx, deps.config.MAX_BODY_BYTES));
-    if (!sub.active) throw conflict('webhook_disabled', 'The webhook is disabled; re-enable it (PATCH is_active=true) first.');
-    const resent = await log.recover(ctx.state.tenant, sub.id, Date.parse(body.since));
-    deps.logger.info('webhook deliveries recovered', { webhook_id: sub.id, since: body.since, resent });
+    const resent = await actions.recover(ctx.state.tenant, sub, body.since);
     ctx.status = 202;
     ctx.body = { resent };
   }
 
   async function resendTaskCallback(ctx: Ctx): Promise<void> {
-    const taskId = String(ctx.params.task_id ?? '').toLowerCase();
-    const [tenant, status, cb, dlv] = TASK_ID.test(taskId)
-      ? await deps.redis.hmget(deps.keys.task(taskId), 'tenant', 'status', 'cb', 'dlv')
-      : [null, null, null, null];
-    // Another tenant's task is indistinguishable from one that does not exist.
-    if (!tenant || tenant !== ctx.state.tenant) throw new NotFoundError('Task');
-    if (!cb) throw new NotFoundError('The callback of this task');
-    if (!FINISHED.has(status ?? '')) throw conflict('task_not_finished', 'The task has not finished yet; its callback is not due.');
-    if (!dlv) throw new NotFoundError('The callback of this task');
-    await resendOne(ctx, dlv, 'The callback of this task');
+    accepted(ctx, await actions.resendTaskCallback(ctx.state.tenant, String(ctx.params.task_id ?? '')));
   }
 
   const router = new Router<AuthState>();

@@ -64,7 +64,15 @@ function parseOptions(raw: string | null | undefined): NewTask['options'] {
   }
 }
 
-export function taskControlRouter(deps: TaskControlRouteDeps): Router<AuthState> {
+/** Cancel and retry as plain functions of (tenant, task id): the API routes and the dashboard share them. */
+export interface TaskActions {
+  /** 200 with the view when the task was queued and is now cancelled; 202 when its worker was told to stop. 404/409 as the routes. */
+  cancel(tenant: string, taskId: string): Promise<{ status: 200 | 202; view: TaskView }>;
+  /** Queues a failed or cancelled task again; returns its view (the routes answer 202). */
+  retry(tenant: string, taskId: string): Promise<TaskView>;
+}
+
+export function createTaskActions(deps: TaskControlRouteDeps): TaskActions {
   const { redis, keys, producer } = deps;
   const control = createTaskControl(redis, keys);
   const finisher = createFinisher({
@@ -75,11 +83,11 @@ export function taskControlRouter(deps: TaskControlRouteDeps): Router<AuthState>
     dispatcher: null,
   });
 
-  /** The task's id from the path, when it is one of this tenant's tasks; otherwise a 404. */
-  async function ownTask(ctx: Ctx): Promise<{ id: string; queue: string; opts: string | null }> {
-    const id = String(ctx.params.task_id ?? '').toLowerCase();
-    const [tenant, queue, opts] = TASK_ID.test(id) ? await redis.hmget(keys.task(id), 'tenant', 'queue', 'opts') : [null, null, null];
-    if (tenant === null || tenant !== ctx.state.tenant) throw new NotFoundError('Task');
+  /** The task, when it is one of this tenant's tasks; otherwise a 404. */
+  async function ownTask(tenant: string, rawId: string): Promise<{ id: string; queue: string; opts: string | null }> {
+    const id = rawId.toLowerCase();
+    const [owner, queue, opts] = TASK_ID.test(id) ? await redis.hmget(keys.task(id), 'tenant', 'queue', 'opts') : [null, null, null];
+    if (owner === null || owner !== tenant) throw new NotFoundError('Task');
     return { id, queue: queue ?? '', opts: opts ?? null };
   }
 
@@ -89,8 +97,8 @@ export function taskControlRouter(deps: TaskControlRouteDeps): Router<AuthState>
     return found.view;
   }
 
-  async function cancel(ctx: Ctx): Promise<void> {
-    const task = await ownTask(ctx);
+  async function cancel(tenant: string, taskId: string): Promise<{ status: 200 | 202; view: TaskView }> {
+    const task = await ownTask(tenant, taskId);
     const verdict = await control.requestCancel(task.id);
     switch (verdict) {
       case 'missing':
@@ -101,10 +109,8 @@ export function taskControlRouter(deps: TaskControlRouteDeps): Router<AuthState>
         throw conflict('task_finished', `The task has already finished (${verdict}); it cannot be cancelled.`, verdict);
       case 'running':
         // Its worker was told over pub/sub; it ends the task as cancelled when the handler stops.
-        deps.logger.info('cancel requested for a running task', { task_id: task.id, tenant: ctx.state.tenant });
-        ctx.status = 202;
-        ctx.body = await view(task.id);
-        return;
+        deps.logger.info('cancel requested for a running task', { task_id: task.id, tenant });
+        return { status: 202, view: await view(task.id) };
       default: {
         // Queued: the job goes first, so no retry can add a new one that this would remove.
         if ((QUEUE_NAMES as readonly string[]).includes(task.queue)) await producer.removeJob(task.queue as QueueName, task.id);
@@ -112,14 +118,13 @@ export function taskControlRouter(deps: TaskControlRouteDeps): Router<AuthState>
         // A worker that took the job meanwhile sees the flag and ends it itself; only one outcome is written.
         const written = await finisher.finish(fields, { status: 'cancelled' }, deps.logger.child({ task_id: task.id }));
         if (written === 'missing') throw new NotFoundError('Task');
-        ctx.status = 200;
-        ctx.body = await view(task.id);
+        return { status: 200, view: await view(task.id) };
       }
     }
   }
 
-  async function retry(ctx: Ctx): Promise<void> {
-    const task = await ownTask(ctx);
+  async function retry(tenant: string, taskId: string): Promise<TaskView> {
+    const task = await ownTask(tenant, taskId);
     if (!(QUEUE_NAMES as readonly string[]).includes(task.queue)) throw new Error(`task ${task.id} has an unknown queue`);
     const r = await control.prepareRetry(task.id);
     if ('status' in r) {
@@ -127,10 +132,28 @@ export function taskControlRouter(deps: TaskControlRouteDeps): Router<AuthState>
       throw conflict('task_not_retryable', `Only a failed or cancelled task can be retried; this one is ${r.status}.`, r.status);
     }
     await producer.requeue({ id: task.id, queue: task.queue as QueueName, options: parseOptions(task.opts) });
-    deps.logger.info('task retried', { task_id: task.id, gen: r.gen, tenant: ctx.state.tenant });
+    deps.logger.info('task retried', { task_id: task.id, gen: r.gen, tenant });
+    return view(task.id);
+  }
+
+  return { cancel, retry };
+}
+
+export function taskControlRouter(deps: TaskControlRouteDeps): Router<AuthState> {
+  const { redis, keys } = deps;
+  const actions = createTaskActions(deps);
+
+  async function cancel(ctx: Ctx): Promise<void> {
+    const r = await actions.cancel(ctx.state.tenant, String(ctx.params.task_id ?? ''));
+    ctx.status = r.status;
+    ctx.body = r.view;
+  }
+
+  async function retry(ctx: Ctx): Promise<void> {
+    const view = await actions.retry(ctx.state.tenant, String(ctx.params.task_id ?? ''));
     ctx.status = 202;
-    ctx.set('Location', `/api/v1/tasks/${task.id}`);
-    ctx.body = await view(task.id);
+    ctx.set('Location', `/api/v1/tasks/${view.task_id}`);
+    ctx.body = view;
   }
 
   async function list(ctx: Ctx): Promise<void> {

@@ -1,0 +1,139 @@
+/**
+ * Dashboard sessions: a login exchanges the API key for a random session id
+ * (the `th_session` cookie) and a CSRF token. Redis keeps only the tenant and
+ * the token, under the SHA-256 of the id, so neither the key nor a usable
+ * cookie value can be read back from Redis.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import type { Redis } from 'ioredis';
+import { TaskhookError } from '../errors.js';
+
+export const SESSION_COOKIE = 'th_session';
+export const COOKIE_PATH = '/dashboard';
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+
+export interface Session {
+  tenant: string;
+  /** Sent back by the page on every action (header `X-CSRF-Token` or form field `csrf`). */
+  csrf: string;
+}
+
+export interface SessionStore {
+  /** A new session for `tenant`; returns the cookie value and the session. */
+  create(tenant: string): Promise<{ id: string; session: Session }>;
+  /** The live session behind a cookie value, or null. */
+  get(id: string | undefined): Promise<Session | null>;
+  destroy(id: string | undefined): Promise<void>;
+}
+
+/** `P:sess:{sha256(id)}`: the Redis key of a session. */
+export function sessionKey(prefix: string, id: string): string {
+  return `${prefix}:sess:${createHash('sha256').update(id).digest('hex')}`;
+}
+
+export function createSessionStore(redis: Redis, prefix: string, ttlMs: number): SessionStore {
+  return {
+    async create(tenant) {
+      const id = randomBytes(32).toString('base64url');
+      const session: Session = { tenant, csrf: randomBytes(32).toString('base64url') };
+      await redis
+        .multi()
+        .hset(sessionKey(prefix, id), { tenant: session.tenant, csrf: session.csrf, created: String(Date.now()) })
+        .pexpire(sessionKey(prefix, id), ttlMs)
+        .exec();
+      return { id, session };
+    },
+    async get(id) {
+      if (id === undefined || !SESSION_ID.test(id)) return null;
+      const [tenant, csrf] = await redis.hmget(sessionKey(prefix, id), 'tenant', 'csrf');
+      return tenant && csrf ? { tenant, csrf } : null;
+    },
+    async destroy(id) {
+      if (id !== undefined && SESSION_ID.test(id)) await redis.del(sessionKey(prefix, id));
+    },
+  };
+}
+
+/**
+ * Sets the session cookie: HttpOnly, SameSite=Strict, scoped to the dashboard;
+ * Secure when the request came over https or the API's public URL is https
+ * (TLS usually ends at a proxy, and the app trusts no proxy headers).
+ */
+export function setSessionCookie(ctx: Context, id: string, ttlMs: number, httpsPublic: boolean): void {
+  const attrs = [`${SESSION_COOKIE}=${id}`, `Path=${COOKIE_PATH}`, `Max-Age=${Math.floor(ttlMs / 1000)}`, 'HttpOnly', 'SameSite=Strict'];
+  if (ctx.secure || httpsPublic) attrs.push('Secure');
+  ctx.append('Set-Cookie', attrs.join('; '));
+}
+
+export function clearSessionCookie(ctx: Context, httpsPublic: boolean): void {
+  const attrs = [`${SESSION_COOKIE}=`, `Path=${COOKIE_PATH}`, 'Max-Age=0', 'HttpOnly', 'SameSite=Strict'];
+  if (ctx.secure || httpsPublic) attrs.push('Secure');
+  ctx.append('Set-Cookie', attrs.join('; '));
+}
+
+/** The session cookie's value, read from the raw header (no cookie library needed for one name). */
+export function readSessionCookie(header: string | undefined): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** Constant-time comparison of a presented CSRF token with the session's. */
+export function csrfMatches(session: Session, presented: string | undefined): boolean {
+  if (presented === undefined || presented.length === 0) return false;
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(session.csrf).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function csrfRejected(): TaskhookError {
+  return new TaskhookError('csrf_failed', 'The CSRF token is missing or wrong; reload the dashboard.', { status: 403 });
+}
+
+/**
+ * Refuses a cross-site POST by its `Origin` (or `Sec-Fetch-Site`) before
+ * anything else: the login form has no session, hence no token, to protect it.
+ */
+export function assertSameOrigin(ctx: Context): void {
+  const site = ctx.get('Sec-Fetch-Site');
+  if (site !== '' && site !== 'same-origin' && site !== 'none') throw csrfRejected();
+  const origin = ctx.get('Origin');
+  if (origin === '' || origin === 'null') return;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    throw csrfRejected();
+  }
+  if (host !== ctx.host) throw csrfRejected();
+}
+
+export class FormTooLargeError extends TaskhookError {
+  constructor(limit: number) {
+    super('payload_too_large', `The form exceeds ${limit} bytes.`, { status: 413, extra: { limit_bytes: limit } });
+  }
+}
+
+/** Reads a small `application/x-www-form-urlencoded` body, refusing it past `maxBytes`. */
+export async function readForm(ctx: Context, maxBytes = 4096): Promise<URLSearchParams> {
+  if (ctx.request.type.trim().toLowerCase() !== 'application/x-www-form-urlencoded') {
+    throw new TaskhookError('unsupported_media_type', 'The form must be application/x-www-form-urlencoded.', { status: 415 });
+  }
+  const declared = ctx.request.length;
+  if (declared !== undefined && declared > maxBytes) throw new FormTooLargeError(maxBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      ctx.req.pause();
+      ctx.set('Connection', 'close');
+      throw new FormTooLargeError(maxBytes);
+    }
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks, size).toString('utf8'));
+}
