@@ -83,7 +83,8 @@ export async function runAll(env: Env = process.env): Promise<void> {
     deliver: true,
   });
   const api = await startApiProcess(services, { registry, port: config.PORT, host: config.HOST });
-  logger.info(`taskhook is up: ${api.url} (API key for development: see API_KEYS; default "dev-key")`);
+  const keyHint = config.production ? '' : ` (development API key: ${config.API_KEYS.includes('dev-key') ? '"dev-key"' : 'see API_KEYS'})`;
+  logger.info(`taskhook is up: ${api.url}${keyHint}; dashboard at ${api.url}/dashboard, API reference at ${api.url}/docs`);
   onShutdownSignals(logger, async () => {
     await Promise.all([api.close(config.SHUTDOWN_GRACE_MS), worker.close(config.SHUTDOWN_GRACE_MS)]);
     await services.close();

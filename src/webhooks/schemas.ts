@@ -128,7 +128,8 @@ export const recoverSchema = z.strictObject({
   since: z.iso.datetime({ offset: true }),
 });
 
-export const DELIVERY_STATES = ['pending', 'delivering', 'delivered', 'failed'] as const;
+/** `dropped`: a coalesced progress event closed by its task's terminal event, never sent. */
+export const DELIVERY_STATES = ['pending', 'delivering', 'delivered', 'failed', 'dropped'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 /** `limit` and `cursor`, shared by every listing. */

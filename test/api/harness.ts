@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { request } from 'undici';
+import { request, type Agent } from 'undici';
 import { createApp, type AppDeps } from '../../src/api/app.js';
 import { testConfig, type Config } from '../../src/config.js';
-import { checkUrl, egressPolicyFromConfig } from '../../src/egress/index.js';
+import { checkUrl, createEgressAgent, egressPolicyFromConfig } from '../../src/egress/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { createProducer, type Producer } from '../../src/queue/producer.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
@@ -29,7 +29,14 @@ export interface Harness {
   keys: Keys;
   producer: Producer;
   shuttingDown: { value: boolean };
+  /** The guarded egress agent, when asked for (`withEgress`). */
+  egress?: Agent;
   close(): Promise<void>;
+}
+
+export interface HarnessOptions extends Pick<AppDeps, 'extraRouters'> {
+  /** Give the app a guarded egress agent (for routes that send, e.g. webhook tests). */
+  withEgress?: boolean;
 }
 
 export interface Reply {
@@ -39,7 +46,7 @@ export interface Reply {
   json: Record<string, unknown>;
 }
 
-export async function startApi(env: Record<string, string> = {}, extra: Pick<AppDeps, 'extraRouters'> = {}): Promise<Harness> {
+export async function startApi(env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<Harness> {
   const redis = await startRedis();
   const config = testConfig({
     REDIS_URL: redis.url,
@@ -55,6 +62,7 @@ export async function startApi(env: Record<string, string> = {}, extra: Pick<App
   // No DNS traffic leaves the machine: every name "resolves" to one fixed public address,
   // except `internal.test`, which resolves to a private one.
   const lookup = async (host: string) => [{ address: host === 'internal.test' ? '10.1.2.3' : '93.184.215.14', family: 4 as const }];
+  const egress = opts.withEgress ? createEgressAgent(policy, { lookup }) : undefined;
   const shuttingDown = { value: false };
   const app = createApp({
     config,
@@ -65,7 +73,8 @@ export async function startApi(env: Record<string, string> = {}, extra: Pick<App
     producer,
     checkCallbackUrl: async (url) => void (await checkUrl(url, policy, { lookup })),
     isShuttingDown: () => shuttingDown.value,
-    ...extra,
+    extraRouters: opts.extraRouters ?? [],
+    ...(egress ? { egress } : {}),
   });
   const server: Server = createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -78,9 +87,11 @@ export async function startApi(env: Record<string, string> = {}, extra: Pick<App
     keys,
     producer,
     shuttingDown,
+    ...(egress ? { egress } : {}),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await egress?.close();
       await producer.close();
       client.disconnect();
       await redis.destroy();
