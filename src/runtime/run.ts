@@ -5,9 +5,8 @@
  * is given, starts, and installs the two-stage SIGTERM/SIGINT shutdown; the
  * process then lives until a signal. Callers load `.env` first.
  */
-import type { ChildProcess } from 'node:child_process';
 import { parseConfig } from '../config.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { DependencyError } from '../errors.js';
 import { createServices, type Services } from './services.js';
 import { startApiProcess } from './api-process.js';
@@ -18,16 +17,28 @@ import { registry } from '../../tasks/index.js';
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Signal handlers go in before anything starts, so a SIGTERM during start-up
+ * also drains (what has started so far) instead of killing the process. Each
+ * started part registers how to stop it; they stop in reverse order.
+ */
+function shutdownPlan(logger: Logger): { add(stop: () => Promise<void>): void } {
+  const stops: (() => Promise<void>)[] = [];
+  onShutdownSignals(logger, async () => {
+    for (const stop of stops.reverse()) await stop();
+  });
+  return { add: (stop) => void stops.push(stop) };
+}
+
 /** `npm run api` / `taskhook api`: the HTTP API alone. */
 export async function runApi(env: Env = process.env): Promise<void> {
   const config = parseConfig(env);
   const logger = createLogger(config, 'taskhook-api');
+  const plan = shutdownPlan(logger);
   const services = await createServices(config, logger);
+  plan.add(() => services.close());
   const api = await startApiProcess(services, { registry, port: config.PORT, host: config.HOST });
-  onShutdownSignals(logger, async () => {
-    await api.close(config.SHUTDOWN_GRACE_MS);
-    await services.close();
-  });
+  plan.add(() => api.close(config.SHUTDOWN_GRACE_MS));
 }
 
 export interface RunWorkerOptions {
@@ -44,17 +55,16 @@ export async function runWorker(options: RunWorkerOptions = {}, env: Env = proce
   if (options.concurrency !== undefined) merged.WORKER_CONCURRENCY = options.concurrency;
   const config = parseConfig(merged);
   const logger = createLogger(config, 'taskhook-worker');
+  const plan = shutdownPlan(logger);
   const services = await createServices(config, logger);
+  plan.add(() => services.close());
   const running = await startWorkerProcess(services, {
     queues: config.WORKER_QUEUES,
     concurrency: config.WORKER_CONCURRENCY,
     registry,
     deliver: config.WORKER_DELIVERS_CALLBACKS,
   });
-  onShutdownSignals(logger, async () => {
-    await running.close(config.SHUTDOWN_GRACE_MS);
-    await services.close();
-  });
+  plan.add(() => running.close(config.SHUTDOWN_GRACE_MS));
 }
 
 /**
@@ -65,7 +75,7 @@ export async function runWorker(options: RunWorkerOptions = {}, env: Env = proce
 export async function runAll(env: Env = process.env): Promise<void> {
   const config = parseConfig(env);
   const logger = createLogger(config, 'taskhook');
-  let localRedis: ChildProcess | null = null;
+  const plan = shutdownPlan(logger);
   let services: Services;
   try {
     services = await createServices(config, logger);
@@ -73,21 +83,21 @@ export async function runAll(env: Env = process.env): Promise<void> {
     if (!(err instanceof DependencyError) || err.code !== 'redis_unavailable') throw err;
     if (!isLocalRedisUrl(config.REDIS_URL) || !redisServerInstalled()) throw err;
     logger.info(`no Redis at ${config.REDIS_URL}; starting a local redis-server (data in ./data/redis)`);
-    localRedis = await startLocalRedis(config.REDIS_URL, './data/redis');
+    const child = await startLocalRedis(config.REDIS_URL, './data/redis');
+    plan.add(async () => void child.kill('SIGTERM'));
     services = await createServices(config, logger);
   }
+  const started = services;
+  plan.add(() => started.close());
   const worker = await startWorkerProcess(services, {
     queues: config.WORKER_QUEUES,
     concurrency: config.WORKER_CONCURRENCY,
     registry,
     deliver: true,
   });
+  plan.add(() => worker.close(config.SHUTDOWN_GRACE_MS));
   const api = await startApiProcess(services, { registry, port: config.PORT, host: config.HOST });
+  plan.add(() => api.close(config.SHUTDOWN_GRACE_MS));
   const keyHint = config.production ? '' : ` (development API key: ${config.API_KEYS.includes('dev-key') ? '"dev-key"' : 'see API_KEYS'})`;
   logger.info(`taskhook is up: ${api.url}${keyHint}; dashboard at ${api.url}/dashboard, API reference at ${api.url}/docs`);
-  onShutdownSignals(logger, async () => {
-    await Promise.all([api.close(config.SHUTDOWN_GRACE_MS), worker.close(config.SHUTDOWN_GRACE_MS)]);
-    await services.close();
-    localRedis?.kill('SIGTERM');
-  });
 }
