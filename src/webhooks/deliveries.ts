@@ -8,10 +8,10 @@
  */
 import type { Redis } from 'ioredis';
 import { redactUrl } from '../logger.js';
-import { subscriptionMessageId, type Keys } from '../store/keys.js';
+import type { Keys } from '../store/keys.js';
 import { callScript, defineScript } from '../store/scripts.js';
 import { decodeCursor, loadPageScript, scanPage, type Page, type PageEntry } from './page.js';
-import type { DeliveryState } from './schemas.js';
+import { DELIVERY_STATES, type DeliveryState } from './schemas.js';
 import { webhookKeys } from './store.js';
 
 export interface AttemptView {
@@ -43,10 +43,7 @@ export interface DeliveryView {
 }
 
 export const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,200}$/;
-const STATES: readonly string[] = ['pending', 'delivering', 'delivered', 'failed'];
-
-/** The `webhook-id` of a subscription delivery: `msg_` + 32 hex of SHA-256 of its id (stable per event and endpoint). */
-export const webhookMessageId: (deliveryId: string) => string = subscriptionMessageId;
+const STATES: readonly string[] = DELIVERY_STATES;
 
 function epochMs(raw: string | undefined): number | null {
   if (raw === undefined || raw === '') return null;

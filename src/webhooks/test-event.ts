@@ -12,7 +12,7 @@ import type { AttemptRecord } from '../delivery/outbox.js';
 import { sendAttempt } from '../delivery/send.js';
 import { createSigner } from '../delivery/sign.js';
 import type { Keys } from '../store/keys.js';
-import { webhookMessageId } from './deliveries.js';
+import { subscriptionMessageId } from '../store/keys.js';
 import { TEST_EVENT } from './schemas.js';
 import { signingSecrets, webhookKeys, type Subscription } from './store.js';
 
@@ -46,7 +46,7 @@ export function testEventBody(webhookId: string, at: Date): string {
 export async function sendTestEvent(deps: TestEventDeps, sub: Subscription): Promise<TestEventResult> {
   const started = (deps.now ?? Date.now)();
   const id = `test.${randomBytes(8).toString('hex')}.${sub.id}`;
-  const msg = webhookMessageId(id);
+  const msg = subscriptionMessageId(id);
   const body = testEventBody(sub.id, new Date(started));
   const secrets = signingSecrets(sub, started);
   const signer = createSigner(secrets.secret, secrets.previous === undefined ? {} : { previous: secrets.previous });

@@ -5,7 +5,7 @@
  */
 import type { Agent } from 'undici';
 import { tenantOf } from '../../src/api/auth.js';
-import { webhookMessageId } from '../../src/webhooks/deliveries.js';
+import { subscriptionMessageId } from '../../src/store/keys.js';
 import { webhookKeys, type WebhookKeys } from '../../src/webhooks/store.js';
 import { KEY_A, KEY_B, startApi, type Harness } from '../api/harness.js';
 
@@ -41,7 +41,7 @@ export interface SeedDelivery {
 
 /** Writes a delivery as the worker would (hash, attempts, subscription index, dead letters). */
 export async function seedDelivery(h: WebhookHarness, d: SeedDelivery): Promise<string> {
-  const msg = webhookMessageId(d.id);
+  const msg = subscriptionMessageId(d.id);
   const state = d.state ?? 'failed';
   const m = h.client.multi().hset(h.keys.delivery(d.id), {
     id: d.id,
