@@ -7,8 +7,8 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { waitForRedis } from '../../src/runtime/redis.js';
 import type { ProcessGroup } from './procs.js';
 
 export interface RedisServerOptions {
@@ -72,24 +72,9 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
   };
 
   const start = async (): Promise<void> => {
-    proc = opts.group.exec('redis-server', args, log);
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        // Answers LOADING while the AOF is replayed; wait until it serves.
-        await c.ping();
-        c.disconnect();
-        return;
-      } catch {
-        c.disconnect();
-        if (proc.exitCode !== null) throw new Error(`redis-server exited (code ${proc.exitCode}); see ${log}`);
-        if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${url} within 15 s; see ${log}`);
-        await sleep(25);
-      }
-    }
+    const child = opts.group.exec('redis-server', args, log);
+    proc = child;
+    await waitForRedis(url, 15_000, () => (child.exitCode === null ? null : `redis-server exited (code ${child.exitCode}); see ${log}`));
   };
 
   await start();

@@ -6,8 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { connectRedis } from './redis.js';
+import { waitForRedis } from './redis.js';
 
 export function isLocalRedisUrl(url: string): boolean {
   try {
@@ -32,19 +31,11 @@ export async function startLocalRedis(url: string, dataDir: string): Promise<Chi
     ['--port', u.port || '6379', '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'],
     { stdio: 'ignore' },
   );
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
-    try {
-      const c = await connectRedis(url, 500);
-      c.disconnect();
-      return child;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill();
-        throw new Error('redis-server did not answer within 10 s');
-      }
-      await sleep(100);
-    }
+  try {
+    await waitForRedis(url, 10_000, () => (child.exitCode === null ? null : `redis-server exited with code ${child.exitCode}`));
+    return child;
+  } catch (err) {
+    child.kill();
+    throw err;
   }
 }

@@ -43,6 +43,31 @@ export async function connectRedis(url: string, timeoutMs = 3000): Promise<Redis
   }
 }
 
+/**
+ * Waits until a just-started redis-server at `url` answers PING (it answers
+ * LOADING while replaying its AOF). Gives up after `timeoutMs`, or at once when
+ * `failed()` says the process is gone (its message is the error).
+ */
+export async function waitForRedis(url: string, timeoutMs: number, failed: () => string | null = () => null): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      await c.ping();
+      return;
+    } catch {
+      const why = failed();
+      if (why) throw new Error(why);
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${url} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 25));
+    } finally {
+      c.disconnect();
+    }
+  }
+}
+
 export interface RedisSettings {
   maxmemoryPolicy: string | null;
   appendonly: string | null;

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { waitForRedis } from '../../src/runtime/redis.js';
 
 export interface TestRedis {
   url: string;
@@ -55,23 +55,13 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
   ];
 
   const start = async (): Promise<void> => {
-    proc = spawn('redis-server', args, { stdio: 'ignore' });
-    proc.on('error', () => undefined);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        await c.ping();
-        c.disconnect();
-        return;
-      } catch {
-        c.disconnect();
-        if (Date.now() > deadline) throw new Error(`redis-server did not start on ${url} (is redis-server installed?)`);
-        await sleep(25);
-      }
-    }
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    let spawnError: Error | null = null;
+    child.on('error', (err) => (spawnError = err));
+    proc = child;
+    await waitForRedis(url, 10_000, () =>
+      spawnError ? `redis-server could not start (${spawnError.message}); is it installed?` : child.exitCode === null ? null : `redis-server exited (${child.exitCode})`,
+    );
   };
 
   const stop = async (): Promise<void> => {
