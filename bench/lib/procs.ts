@@ -17,10 +17,12 @@ export interface SpawnOptions {
   logFile: string;
   /** Open an IPC channel (for bench helper processes). */
   ipc?: boolean;
+  /** The script is compiled JavaScript: run it with plain `node` (no tsx loader). */
+  compiled?: boolean;
 }
 
 export interface ProcessGroup {
-  /** `node --import tsx <script>` with the group's cleanup. */
+  /** `node --import tsx <script>` (plain `node` when `compiled`) with the group's cleanup. */
   node(script: string, opts: SpawnOptions): ChildProcess;
   /** Any executable (redis-server). */
   exec(cmd: string, args: string[], logFile: string): ChildProcess;
@@ -55,7 +57,7 @@ export function createProcessGroup(): ProcessGroup {
     node(script, opts) {
       return withLog(opts.logFile, (fd) => {
         const env = { ...process.env, ...opts.env };
-        const execArgv = ['--import', 'tsx', ...(opts.nodeArgs ?? [])];
+        const execArgv = [...(opts.compiled ? [] : ['--import', 'tsx']), ...(opts.nodeArgs ?? [])];
         if (opts.ipc) {
           return track(fork(script, opts.args ?? [], { env, execArgv, stdio: ['ignore', fd, fd, 'ipc'] }));
         }

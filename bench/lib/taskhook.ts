@@ -3,7 +3,7 @@
  * as separate processes, configured only through the environment, exactly as
  * an operator would run them.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,20 +19,25 @@ let root = fileURLToPath(new URL('../../', import.meta.url));
 /**
  * Runs the product from a frozen copy of src/ and tasks/ (node_modules
  * linked), so edits made to the working tree while a long bench runs cannot
- * change or break the code under test half-way. Returns the copy's path.
+ * change or break the code under test half-way, compiled to JavaScript with
+ * `npm run build` (what a production deployment runs: no TypeScript loader in
+ * the measured processes). Returns the copy's path.
  */
 export function snapshotProduct(into: string): string {
   const live = fileURLToPath(new URL('../../', import.meta.url));
   mkdirSync(into, { recursive: true });
-  for (const entry of ['src', 'tasks']) cpSync(join(live, entry), join(into, entry), { recursive: true });
-  for (const file of ['package.json', 'tsconfig.json']) cpSync(join(live, file), join(into, file));
+  for (const entry of ['src', 'tasks', 'scripts']) cpSync(join(live, entry), join(into, entry), { recursive: true });
+  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) cpSync(join(live, file), join(into, file));
   symlinkSync(join(live, 'node_modules'), join(into, 'node_modules'), 'dir');
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: into, stdio: 'ignore' });
   root = into;
+  compiled = true;
   return into;
 }
 
-const API = (): string => join(root, 'src', 'bin', 'api.ts');
-const WORKER = (): string => join(root, 'src', 'bin', 'worker.ts');
+let compiled = false;
+const API = (): string => (compiled ? join(root, 'dist', 'src', 'bin', 'api.js') : join(root, 'src', 'bin', 'api.ts'));
+const WORKER = (): string => (compiled ? join(root, 'dist', 'src', 'bin', 'worker.js') : join(root, 'src', 'bin', 'worker.ts'));
 
 let overrides: Record<string, string> = {};
 
@@ -83,7 +88,7 @@ export interface ApiProc {
 
 /** Starts an API process on `env.PORT` and waits until /readyz answers 200. */
 export async function startApi(opts: ProcOptions, timeoutMs = 30_000): Promise<ApiProc> {
-  const proc = opts.group.node(API(), { env: opts.env, nodeArgs: profArgs(opts), logFile: logPath(opts.logDir, opts.name) });
+  const proc = opts.group.node(API(), { env: opts.env, nodeArgs: profArgs(opts), logFile: logPath(opts.logDir, opts.name), compiled });
   const url = `http://127.0.0.1:${opts.env.PORT}`;
   await waitReady(url, proc, timeoutMs, logPath(opts.logDir, opts.name));
   return { proc, url };
@@ -107,7 +112,7 @@ export async function waitReady(url: string, proc: ChildProcess | null, timeoutM
 
 /** Starts a worker process (readiness is the caller's business: e.g. a warm-up task). */
 export function startWorker(opts: ProcOptions): ChildProcess {
-  return opts.group.node(WORKER(), { env: opts.env, nodeArgs: profArgs(opts), logFile: logPath(opts.logDir, opts.name) });
+  return opts.group.node(WORKER(), { env: opts.env, nodeArgs: profArgs(opts), logFile: logPath(opts.logDir, opts.name), compiled });
 }
 
 /** The main thread's profile in a --cpu-prof dir (`CPU.<date>.<time>.<pid>.<tid 0>.<seq>.cpuprofile`). */

@@ -50,7 +50,11 @@ export function isUsageError(err: unknown): boolean {
 }
 
 /** `parseArgs` with strict checking; its errors become usage errors. */
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>> {
   return parseArgs({ args: argv, options, strict: true, allowPositionals });
 }
 
