@@ -36,18 +36,19 @@ export interface Producer {
   /** Queues every task (records first, then jobs); results are in input order. */
   submit(tenant: string, tasks: readonly NewTask[]): Promise<SubmittedTask[]>;
   /**
-   * Adds the job of an existing task again (retry): same id, the task's own
-   * retries/backoff, no delay. Waits (bounded) while the previous run's job is
-   * still being acknowledged, since bee-queue refuses a second job with one id.
+   * Runs a failed or cancelled task again under the same id: a new outcome
+   * generation and its job (the task's own retries/backoff, no delay), in one
+   * step. Waits (bounded) while the previous run's job is still being
+   * acknowledged. Returns the new generation, or the status that forbids it.
    */
-  requeue(task: RequeueTask): Promise<void>;
+  retry(task: RequeueTask): Promise<{ gen: number } | { status: string }>;
   /** Removes a task's job when it is still waiting or delayed (cancel); a job a worker holds is left alone. */
   removeJob(queue: QueueName, taskId: string): Promise<void>;
   /** Closes the bee-queue connections; idempotent. */
   close(): Promise<void>;
 }
 
-/** What `requeue` needs from the task record (`id`, `queue`, parsed `opts`). */
+/** What `retry` needs from the task record (`id`, `queue`, parsed `opts`). */
 export interface RequeueTask {
   id: string;
   queue: QueueName;
@@ -71,7 +72,7 @@ export interface ProducerOptions {
 
 /** Delay between task-level retries: 1 s, 2 s, 4 s … */
 const RETRY_BACKOFF_MS = 1000;
-/** How long `requeue` waits for the previous run's job to be acknowledged. */
+/** How long `retry` waits for the previous run's job to be acknowledged. */
 const REQUEUE_WAIT_MS = 5000;
 const REQUEUE_POLL_MS = 25;
 
@@ -112,6 +113,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export function createProducer(opts: ProducerOptions): Producer {
   const queues = new Map<QueueName, TaskQueue>();
   defineScript(opts.redis, new URL('./lua/', import.meta.url), 'submit', 0);
+  defineScript(opts.redis, new URL('./lua/', import.meta.url), 'retry', 4);
   const saveTimeoutMs = opts.saveTimeoutMs ?? 10_000;
   let closed = false;
   let closing: Promise<void> | null = null;
@@ -164,26 +166,30 @@ export function createProducer(opts: ProducerOptions): Producer {
       return ids.map((task_id) => ({ task_id, created_at: createdAt }));
     },
 
-    async requeue(task) {
+    async retry(task) {
       if (closed) throw new DependencyError('producer_closed', 'The producer is closed.');
-      const queue = queueFor(task.queue);
-      const active = `${opts.keys.bq}:${task.queue}:active`;
+      const bq = `${opts.keys.bq}:${task.queue}`;
+      const job = (buildJob(queueFor(task.queue), task.id, task.options, null) as unknown as { toData(): string }).toData();
       const deadline = Date.now() + REQUEUE_WAIT_MS;
+      let r: string;
       try {
         for (;;) {
-          const job = await withTimeout(buildJob(queue, task.id, task.options, null).save(), saveTimeoutMs);
-          // bee-queue leaves the id null when a job with this id still exists.
-          if (job.id !== null) return;
-          // Waiting or delayed: that job runs the new generation. Active: the
-          // previous run's ack is about to delete it, so add ours after it.
-          // Past the deadline an active job belongs to a dead worker and the
-          // stall check hands it back, so it runs as well.
-          if ((await opts.redis.lpos(active, task.id)) === null || Date.now() > deadline) return;
+          r = await withTimeout(
+            callScript<string>(opts.redis, 'retry', [opts.keys.task(task.id), `${bq}:jobs`, `${bq}:waiting`, `${bq}:active`], [task.id, job]),
+            saveTimeoutMs,
+          );
+          if (r !== 'busy') break;
+          // An active job past the deadline belongs to a dead worker: it stays busy until the stall check.
+          if (Date.now() > deadline) {
+            throw new DependencyError('queue_busy', 'The previous run of this task is still being acknowledged; try again.');
+          }
           await sleep(REQUEUE_POLL_MS);
         }
       } catch (err) {
+        if (err instanceof DependencyError) throw err;
         throw new DependencyError('queue_unavailable', 'Could not queue the task.', coerceError(err));
       }
+      return /^\d+$/.test(r) ? { gen: Number(r) } : { status: r };
     },
 
     async removeJob(name, taskId) {

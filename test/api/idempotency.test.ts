@@ -43,7 +43,7 @@ describe('api: Idempotency-Key', () => {
         }
         return producer.submit(tenant, tasks);
       },
-      requeue: (task) => producer.requeue(task),
+      retry: (task) => producer.retry(task),
       removeJob: (queue, id) => producer.removeJob(queue, id),
       close: () => producer.close(),
     };

@@ -126,12 +126,11 @@ export function createTaskActions(deps: TaskControlRouteDeps): TaskActions {
   async function retry(tenant: string, taskId: string): Promise<TaskView> {
     const task = await ownTask(tenant, taskId);
     if (!(QUEUE_NAMES as readonly string[]).includes(task.queue)) throw new Error(`task ${task.id} has an unknown queue`);
-    const r = await control.prepareRetry(task.id);
+    const r = await producer.retry({ id: task.id, queue: task.queue as QueueName, options: parseOptions(task.opts) });
     if ('status' in r) {
       if (r.status === 'missing') throw new NotFoundError('Task');
       throw conflict('task_not_retryable', `Only a failed or cancelled task can be retried; this one is ${r.status}.`, r.status);
     }
-    await producer.requeue({ id: task.id, queue: task.queue as QueueName, options: parseOptions(task.opts) });
     deps.logger.info('task retried', { task_id: task.id, gen: r.gen, tenant });
     return view(task.id);
   }
