@@ -69,22 +69,35 @@ export function rateLimitVerdict(count: number, limit: number, nowMs: number): R
  * fails, the request is let through (logged): the limiter protects Redis, it
  * should not add a second way for Redis trouble to fail requests.
  */
+/** The counter of `subject` for the window that contains `t`. */
+export function windowKey(prefix: string, subject: string, t: number): string {
+  return `${prefix}:rl:${subject}:${Math.floor(t / RATE_LIMIT_WINDOW_MS)}`;
+}
+
+/**
+ * One-minute window counters in Redis (`${prefix}:rl:{subject}:{window}`):
+ * `hit(subject, t)` counts one request and returns the window's count so far.
+ * Shared by the per-key API limit and the dashboard's login limit.
+ */
+export function windowCounter(redis: Redis, prefix: string): (subject: string, t: number) => Promise<number> {
+  if (typeof (redis as unknown as Record<string, unknown>)[COMMAND] !== 'function') {
+    redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: HIT_LUA });
+  }
+  const run = (redis as unknown as Record<string, (k: string, ttl: number) => Promise<number>>)[COMMAND] as (k: string, ttl: number) => Promise<number>;
+  return (subject, t) => run.call(redis, windowKey(prefix, subject, t), RATE_LIMIT_WINDOW_MS - (t % RATE_LIMIT_WINDOW_MS) + 1000);
+}
+
 export function rateLimitMiddleware(opts: RateLimitOptions): Middleware<AuthState> {
   const { redis, limitPerMin: limit, logger } = opts;
   const now = opts.now ?? Date.now;
   if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`limitPerMin must be a positive integer, got ${String(limit)}`);
-  if (typeof (redis as unknown as Record<string, unknown>)[COMMAND] !== 'function') {
-    redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: HIT_LUA });
-  }
-  const hit = (key: string, ttlMs: number): Promise<number> =>
-    (redis as unknown as Record<string, (k: string, ttl: number) => Promise<number>>)[COMMAND]!.call(redis, key, ttlMs);
+  const hit = windowCounter(redis, opts.prefix);
 
   return async (ctx, next) => {
     const t = now();
-    const window = Math.floor(t / RATE_LIMIT_WINDOW_MS);
     let count: number;
     try {
-      count = await hit(`${opts.prefix}:rl:${ctx.state.tenant}:${window}`, RATE_LIMIT_WINDOW_MS - (t % RATE_LIMIT_WINDOW_MS) + 1000);
+      count = await hit(ctx.state.tenant, t);
     } catch (err) {
       logger.warn('rate limit check failed; request let through', { err: coerceError(err).message });
       return next();

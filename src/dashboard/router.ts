@@ -24,6 +24,7 @@ import { parseOr400, recoverSchema } from '../webhooks/schemas.js';
 import { createAssets } from './assets.js';
 import { createDashboardData } from './data.js';
 import { DASHBOARD_CSP, loginPage, shellPage } from './html.js';
+import { rateLimitVerdict, windowCounter, windowKey } from '../api/rate-limit.js';
 import {
   assertSameOrigin,
   clearSessionCookie,
@@ -35,6 +36,9 @@ import {
   setSessionCookie,
   type Session,
 } from './session.js';
+
+/** Wrong keys per client address per minute, over all API processes. */
+const LOGIN_FAILURES_PER_MIN = 10;
 
 export interface DashboardDeps {
   config: Config;
@@ -70,6 +74,7 @@ export function dashboardRouter(deps: DashboardDeps): Router<DashboardState> {
   const ttlMs = config.DASHBOARD_SESSION_TTL_MIN * 60_000;
   const digests = keyDigests(config.API_KEYS);
   const sessions = createSessionStore(redis, keys.prefix, ttlMs);
+  const loginFailures = windowCounter(redis, keys.prefix);
   const data = createDashboardData(redis, keys);
   const taskActions = createTaskActions(deps);
   const deliveryActions = createDeliveryActions(deps);
@@ -124,10 +129,21 @@ export function dashboardRouter(deps: DashboardDeps): Router<DashboardState> {
 
   router.post('/dashboard/login', async (ctx) => {
     assertSameOrigin(ctx);
+    // Guessing keys through the form: after LOGIN_FAILURES_PER_MIN wrong keys from
+    // one client address, it waits for the next minute.
+    const t = Date.now();
+    const subject = `login:${ctx.ip}`;
+    const failures = Number((await redis.get(windowKey(keys.prefix, subject, t))) ?? 0);
+    if (failures >= LOGIN_FAILURES_PER_MIN) {
+      const v = rateLimitVerdict(failures + 1, LOGIN_FAILURES_PER_MIN, t);
+      ctx.set('Retry-After', String(v.resetS));
+      return html(ctx, 429, loginPage({ version: VERSION, error: `Too many failed sign-ins; try again in ${v.resetS} s.` }));
+    }
     const form = await readForm(ctx);
     const key = (form.get('api_key') ?? '').trim();
     const digest = key === '' ? null : matchKey(key, digests);
     if (digest === null) {
+      await loginFailures(subject, t);
       deps.logger.info('dashboard login refused', { ip: ctx.ip });
       return html(ctx, 401, loginPage({ version: VERSION, error: 'That API key is not valid.' }));
     }

@@ -58,6 +58,21 @@ describe('dashboard (HTTP)', function () {
     expect((await sessionKeys()).length).to.equal(before);
   });
 
+  it('after 10 wrong keys in a minute from one address, sign-in answers 429 with Retry-After, even for a right key', async () => {
+    // Stay inside one one-minute window, and start it clean for this address.
+    const msLeft = 60_000 - (Date.now() % 60_000);
+    if (msLeft < 3000) await new Promise((r) => setTimeout(r, msLeft + 50));
+    for (const k of await client.keys(`${stack.config.REDIS_PREFIX}:rl:login:*`)) await client.del(k);
+    for (let i = 0; i < 10; i += 1) expect((await login(base, `wrong-${i}`)).status).to.equal(401);
+    const blocked = await login(base, API_KEY);
+    expect(blocked.status).to.equal(429);
+    expect(Number(blocked.headers['retry-after'])).to.be.within(1, 60);
+    expect(blocked.text).to.include('Too many failed sign-ins');
+    expect(setCookies(blocked)).to.deep.equal([]);
+    for (const k of await client.keys(`${stack.config.REDIS_PREFIX}:rl:login:*`)) await client.del(k);
+    expect((await login(base, API_KEY)).status).to.equal(303);
+  });
+
   it('a right key sets an HttpOnly, SameSite=Strict session cookie; Redis keeps the tenant, never the key', async () => {
     const r = await login(base, API_KEY);
     expect(r.status).to.equal(303);
