@@ -7,7 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'chai';
 import { Agent, type Dispatcher } from 'undici';
+import { TaskhookError } from '../../src/errors.js';
 import type { Config } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import type { ProgressInfo, TaskContext } from '../../src/tasks/define.js';
@@ -106,4 +108,23 @@ export async function runTask<R>(
   } finally {
     await c.cleanup();
   }
+}
+
+/** One entry of a media task's `result.files`. */
+export interface FileOut {
+  filename: string;
+  filepath: string;
+  size_bytes: number;
+  content_type: string;
+  download_url: string;
+}
+
+/** The stable code of the TaskhookError a task run rejected with (fails the test if it resolved). */
+export async function errorCode(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err, 'the task should have failed').to.be.instanceOf(TaskhookError);
+  return (err as TaskhookError).code;
 }

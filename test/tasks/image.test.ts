@@ -6,26 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { testConfig, type Config } from '../../src/config.js';
-import { TaskhookError } from '../../src/errors.js';
 import imageProbe from '../../tasks/image/probe.js';
 import resize from '../../tasks/image/resize.js';
 import { getFixtures, type Fixtures } from '../helpers/fixtures.js';
-import { runTask } from '../helpers/task-context.js';
+import { errorCode, runTask, type FileOut } from '../helpers/task-context.js';
 
-interface FileOut {
-  filename: string;
-  filepath: string;
-  content_type: string;
-}
 
-async function errorCode(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err, 'the task should have failed').to.be.instanceOf(TaskhookError);
-  return (err as TaskhookError).code;
-}
 
 describe('tasks/image', () => {
   let fx: Fixtures;

@@ -5,30 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { testConfig, type Config } from '../../src/config.js';
-import { TaskhookError, TaskTimeoutError } from '../../src/errors.js';
+import { TaskTimeoutError } from '../../src/errors.js';
 import { probeMedia } from '../../src/media/probe.js';
 import videoProbe from '../../tasks/video/probe.js';
 import thumbnail from '../../tasks/video/thumbnail.js';
 import transcode from '../../tasks/video/transcode.js';
 import { getFixtures, type Fixtures } from '../helpers/fixtures.js';
-import { runTask, type TestTaskContext } from '../helpers/task-context.js';
+import { errorCode, runTask, type TestTaskContext, type FileOut } from '../helpers/task-context.js';
 
-interface FileOut {
-  filename: string;
-  filepath: string;
-  size_bytes: number;
-  content_type: string;
-  download_url: string;
-}
 
-async function errorCode(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err, 'the task should have failed').to.be.instanceOf(TaskhookError);
-  return (err as TaskhookError).code;
-}
 
 /** Whether any live process has `marker` in its command line. */
 function processWith(marker: string): boolean {
