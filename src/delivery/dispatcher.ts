@@ -78,13 +78,20 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     });
   };
 
-  const attempt = async (d: ClaimedDelivery): Promise<void> => {
+  /**
+   * One attempt. `sent` is called as soon as the HTTP exchange is over (or
+   * was never started), before the attempt is recorded: the per-host cap
+   * limits requests to a receiver, and a Redis round trip must not hold a
+   * receiver's slot.
+   */
+  const attempt = async (d: ClaimedDelivery, sent: () => void): Promise<void> => {
     const n = d.attempts + 1;
     const route = await opts.route(d);
     const startedAt = new Date();
     let record: AttemptRecord;
     let nextAt: number | null = null;
     if ('error' in route) {
+      sent();
       record = { n, at: startedAt.toISOString(), status_code: null, duration_ms: 0, error: route.error, outcome: 'failed' };
     } else {
       // Custom headers first: the signature headers must win.
@@ -97,7 +104,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
         dispatcher: opts.agent,
         timeoutMs: opts.timeoutMs,
         maxResponseBytes: opts.maxResponseBytes,
-      });
+      }).finally(sent);
       const policy = d.sub ? (opts.subscriptionPolicy ?? opts.policy) : opts.policy;
       const decision = decide(policy, n, result);
       if (decision.outcome === 'retry') nextAt = Date.now() + (decision.delayMs ?? 0);
@@ -174,7 +181,18 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     }
     inFlight += 1;
     for (const k of slots) perHost.set(k, (perHost.get(k) ?? 0) + 1);
-    attempt(d)
+    let hostsFreed = false;
+    const freeHosts = (): void => {
+      if (hostsFreed) return;
+      hostsFreed = true;
+      for (const k of slots) {
+        const left = (perHost.get(k) ?? 1) - 1;
+        if (left <= 0) perHost.delete(k);
+        else perHost.set(k, left);
+      }
+      for (const k of slots) pump(k);
+    };
+    attempt(d, freeHosts)
       .catch((err: unknown) => {
         opts.logger.error('callback attempt could not be recorded; it will be retried when its lease expires', {
           delivery_id: d.id,
@@ -183,12 +201,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       })
       .finally(() => {
         inFlight -= 1;
-        for (const k of slots) {
-          const left = (perHost.get(k) ?? 1) - 1;
-          if (left <= 0) perHost.delete(k);
-          else perHost.set(k, left);
-        }
-        for (const k of slots) pump(k);
+        freeHosts();
         pump('*');
         if (inFlight === 0 && waitingCount === 0 && idle) idle();
       });
