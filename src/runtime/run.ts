@@ -9,13 +9,16 @@ import { parseConfig } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { DependencyError } from '../errors.js';
 import { createServices, type Services } from './services.js';
-import { startApiProcess } from './api-process.js';
-import { startWorkerProcess } from './worker-process.js';
 import { isLocalRedisUrl, redisServerInstalled, startLocalRedis } from './local-redis.js';
 import { onShutdownSignals } from './signals.js';
 import { registry } from '../../tasks/index.js';
 
 type Env = Record<string, string | undefined>;
+
+// Each process kind loads only its own half: a worker never needs Koa, the
+// dashboard or the OpenAPI document (~25 MiB of RSS), nor an API the worker code.
+const apiProcess = () => import('./api-process.js');
+const workerProcess = () => import('./worker-process.js');
 
 /**
  * Signal handlers go in before anything starts, so a SIGTERM during start-up
@@ -37,6 +40,7 @@ export async function runApi(env: Env = process.env): Promise<void> {
   const plan = shutdownPlan(logger);
   const services = await createServices(config, logger);
   plan.add(() => services.close());
+  const { startApiProcess } = await apiProcess();
   const api = await startApiProcess(services, { registry, port: config.PORT, host: config.HOST });
   plan.add(() => api.close(config.SHUTDOWN_GRACE_MS));
 }
@@ -58,6 +62,7 @@ export async function runWorker(options: RunWorkerOptions = {}, env: Env = proce
   const plan = shutdownPlan(logger);
   const services = await createServices(config, logger);
   plan.add(() => services.close());
+  const { startWorkerProcess } = await workerProcess();
   const running = await startWorkerProcess(services, {
     queues: config.WORKER_QUEUES,
     concurrency: config.WORKER_CONCURRENCY,
@@ -89,6 +94,7 @@ export async function runAll(env: Env = process.env): Promise<void> {
   }
   const started = services;
   plan.add(() => started.close());
+  const [{ startWorkerProcess }, { startApiProcess }] = await Promise.all([workerProcess(), apiProcess()]);
   const worker = await startWorkerProcess(services, {
     queues: config.WORKER_QUEUES,
     concurrency: config.WORKER_CONCURRENCY,
