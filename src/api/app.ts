@@ -59,14 +59,6 @@ export function createApp(deps: AppDeps): Koa<AuthState> {
     await next();
   });
 
-  const health = healthRouter(deps);
-  app.use(health.routes());
-  app.use(health.allowedMethods());
-  const openapi = openapiRouter(deps);
-  app.use(openapi.routes()).use(openapi.allowedMethods());
-  if (deps.metrics && deps.config.METRICS_PUBLIC) app.use(metricsRouter(deps.metrics).routes());
-  app.use(dashboardRouter(deps).routes()); // its own login and session; see src/dashboard
-
   // Auth is router-level middleware: @koa/router runs it only when one of
   // these routes matches, so an unknown path is a 404 with or without a key.
   const api = new KoaRouter<AuthState>();
@@ -83,7 +75,18 @@ export function createApp(deps: AppDeps): Koa<AuthState> {
   api.use(deliveriesRouter(deps).routes());
   if (deps.metrics && !deps.config.METRICS_PUBLIC) api.use(metricsRouter(deps.metrics).routes());
   for (const extra of deps.extraRouters ?? []) api.use(extra.routes());
+  // The task API first: it carries nearly all traffic, and every router in
+  // front of it costs each request a failed route match.
   app.use(api.routes());
   app.use(api.allowedMethods());
+
+  const health = healthRouter(deps);
+  app.use(health.routes());
+  app.use(health.allowedMethods());
+  const openapi = openapiRouter(deps);
+  app.use(openapi.routes()).use(openapi.allowedMethods());
+  if (deps.metrics && deps.config.METRICS_PUBLIC) app.use(metricsRouter(deps.metrics).routes());
+  app.use(dashboardRouter(deps).routes()); // its own login and session; see src/dashboard
+
   return app;
 }
