@@ -61,6 +61,11 @@ export function renderTable(r: BenchResults): string {
     lines.push(row([`3. e2e ${name}: callbacks received/s while load ran`, fmtAgg(e.callbacksPerSecDuringLoad)]));
     lines.push(row([`3. e2e ${name}: drain after load stops (s)`, fmtAgg(e.drainSec, 2)]));
     lines.push(row([`3. e2e ${name}: callbacks/s ÷ raw bee-queue jobs/s`, fmtAgg(e.ratioToBeeQueue, 2)]));
+    const cpu = e.cpuMsPerTask;
+    if (cpu?.total) {
+      const parts = ['api', 'worker', 'redis', 'loadgen', 'receiver'].filter((k) => cpu[k]);
+      lines.push(row([`3. e2e ${name}: CPU ms per task, ${parts.join(' / ')} = total`, `${parts.map((k) => fmtAgg(cpu[k] as Aggregate, 3)).join(' / ')} = ${fmtAgg(cpu.total, 3)}`]));
+    }
     for (const l of e.latency) {
       if (l.skipped.every(Boolean)) {
         lines.push(row([`4. ${name} @ ${l.rate}/s`, 'not run: a lower rate already saturated']));

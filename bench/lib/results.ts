@@ -32,6 +32,8 @@ export interface E2eAgg {
   drainSec: Aggregate;
   /** callbacks/s ÷ raw bee-queue jobs/s, per run. */
   ratioToBeeQueue: Aggregate;
+  /** CPU ms per task in each process (api, worker, redis, loadgen, receiver, total) during the throughput phase. */
+  cpuMsPerTask?: Record<string, Aggregate>;
   complete: boolean[];
   latency: LatencyAgg[];
 }

@@ -22,6 +22,7 @@ import type { ProcessGroup } from './procs.js';
 import type { ReceiverHandle } from './receiver.js';
 import type { RedisServer } from './redis-server.js';
 import { runBeeQueueBaseline, type BaselineResult } from './baseline.js';
+import { cpuMeter, type CpuParts } from './cpu.js';
 
 export interface SuiteParams {
   baselineJobs: number;
@@ -42,6 +43,8 @@ export interface SuiteParams {
 
 export interface E2eRun {
   throughput: ThroughputResult;
+  /** CPU ms per callback in each process over the throughput phase (load + drain). */
+  cpuMsPerTask: CpuParts;
   latency: LatencyResult[];
   rss: { apiIdle: number; workerIdle: number; apiAfter: number; workerAfter: number; tasks: number };
 }
@@ -87,7 +90,15 @@ async function e2e(d: SuiteDeps, p: SuiteParams, redis: RedisServer, tag: string
     const [apiIdle = Number.NaN] = rssOf([stack.api.proc]);
     const workerIdle = Math.max(...rssOf(stack.workers));
     d.log(`  ${tag}: throughput, ${p.connections} connections, ${p.throughputMs / 1000} s`);
+    const meter = cpuMeter({
+      api: [stack.api.proc.pid],
+      worker: stack.workers.map((w) => w.pid),
+      redis: [redis.pid()],
+      loadgen: [d.load.pid],
+      receiver: [d.receiver.pid],
+    });
     const tp = await throughput(d.load, d.receiver, t, p.connections, p.throughputMs);
+    const cpuMsPerTask = meter.stop(tp.callbacks);
     let tasks = tp.accepted;
     const lat: LatencyResult[] = [];
     let saturated = false;
@@ -105,7 +116,7 @@ async function e2e(d: SuiteDeps, p: SuiteParams, redis: RedisServer, tag: string
     }
     const [apiAfter = Number.NaN] = rssOf([stack.api.proc]);
     const workerAfter = Math.max(...rssOf(stack.workers));
-    return { throughput: tp, latency: lat, rss: { apiIdle, workerIdle, apiAfter, workerAfter, tasks: Math.round(tasks / p.workers) } };
+    return { throughput: tp, cpuMsPerTask, latency: lat, rss: { apiIdle, workerIdle, apiAfter, workerAfter, tasks: Math.round(tasks / p.workers) } };
   } finally {
     await stack.stop();
   }
