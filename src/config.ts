@@ -74,7 +74,7 @@ export const configSchema = z
     CALLBACK_ALLOWLIST: z.string().optional(),
     /** Callback attempts in flight per worker process. @default 64 */
     CALLBACK_CONCURRENCY: int(64, 1, 10_000),
-    /** Attempts in flight per destination host, per process. @default 16 */
+    /** HTTP requests in flight per destination host, per process. @default 16 */
     CALLBACK_HOST_CONCURRENCY: int(16, 1, 10_000),
     /** Response bytes read from a receiver; the rest is discarded. @default 65536 */
     CALLBACK_MAX_RESPONSE_BYTES: int(65_536, 0, 10_485_760),
@@ -126,7 +126,7 @@ export const configSchema = z
     WEBHOOK_SECRET_OVERLAP_H: int(24, 0, 24 * 30),
     /** A failing subscription with no success for this long is disabled, hours. @default 72 */
     WEBHOOK_DISABLE_AFTER_H: int(72, 1, 24 * 365),
-    /** Attempts in flight per subscription endpoint, per process. @default 8 */
+    /** HTTP requests in flight per subscription endpoint, per process. @default 8 */
     WEBHOOK_ENDPOINT_CONCURRENCY: int(8, 1, 1000),
     /** Retry delays for subscription deliveries, e.g. `5s,5m,30m,2h,5h,10h,10h`; empty = the callback schedule. */
     WEBHOOK_RETRY_SCHEDULE: z
