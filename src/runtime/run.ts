@@ -16,7 +16,7 @@ import { registry } from '../../tasks/index.js';
 type Env = Record<string, string | undefined>;
 
 // Each process kind loads only its own half: a worker never needs Koa, the
-// dashboard or the OpenAPI document (~25 MiB of RSS), nor an API the worker code.
+// dashboard or the OpenAPI document (~10 MiB of RSS), nor an API the worker code.
 const apiProcess = () => import('./api-process.js');
 const workerProcess = () => import('./worker-process.js');
 
