@@ -53,6 +53,9 @@ export interface DeliveryDispatcher {
   readonly leaseMs: number;
 }
 
+/** Shortest wait in Redis for a delivery whose receiver (or this process) is saturated. */
+const SATURATED_MIN_DELAY_MS = 200;
+
 export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispatcher {
   const pollMs = opts.pollMs ?? 100;
   // Longer than any attempt can take, so only a dead process loses its lease.
@@ -84,14 +87,14 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
    * limits requests to a receiver, and a Redis round trip must not hold a
    * receiver's slot.
    */
-  const attempt = async (d: ClaimedDelivery, sent: () => void): Promise<void> => {
+  const attempt = async (d: ClaimedDelivery, sent: (answered: boolean) => void): Promise<void> => {
     const n = d.attempts + 1;
     const route = await opts.route(d);
     const startedAt = new Date();
     let record: AttemptRecord;
     let nextAt: number | null = null;
     if ('error' in route) {
-      sent();
+      sent(false);
       record = { n, at: startedAt.toISOString(), status_code: null, duration_ms: 0, error: route.error, outcome: 'failed' };
     } else {
       // Custom headers first: the signature headers must win.
@@ -104,7 +107,8 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
         dispatcher: opts.agent,
         timeoutMs: opts.timeoutMs,
         maxResponseBytes: opts.maxResponseBytes,
-      }).finally(sent);
+      });
+      sent(result.error_kind !== 'timeout' && result.error_kind !== 'connection');
       const policy = d.sub ? (opts.subscriptionPolicy ?? opts.policy) : opts.policy;
       const decision = decide(policy, n, result);
       if (decision.outcome === 'retry') nextAt = Date.now() + (decision.delayMs ?? 0);
@@ -141,6 +145,23 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   const maxWaiting = (slot: string): number => capOf(slot) * 4;
   let waitingCount = 0;
 
+  /**
+   * Since when each saturated host/endpoint has not answered. A delivery that
+   * finds its receiver saturated goes back to Redis for about as long as the
+   * receiver has been silent (at least 200 ms, at most one attempt deadline):
+   * a busy receiver that keeps answering is retried soon, and a hanging one's
+   * backlog is not claimed and released again every few hundred milliseconds,
+   * which cost Redis two script calls per delivery per round.
+   */
+  const saturatedSince = new Map<string, number>();
+  const saturatedDelay = (slot: string): number => {
+    const now = Date.now();
+    const since = saturatedSince.get(slot) ?? now;
+    saturatedSince.set(slot, since);
+    const base = Math.min(opts.timeoutMs, Math.max(SATURATED_MIN_DELAY_MS, now - since));
+    return base + Math.floor(Math.random() * Math.min(base, 1000));
+  };
+
   const slotsOf = (d: ClaimedDelivery): string[] => {
     const host = `h:${hostOf(d.url)}`;
     // A subscription endpoint has its own cap as well as its host's.
@@ -152,7 +173,10 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     const list = waiting.get(slot);
     const next = list?.shift();
     if (list && list.length === 0) waiting.delete(slot);
-    if (!next) return;
+    if (!next) {
+      if (!perHost.has(slot)) saturatedSince.delete(slot); // idle: nothing to remember
+      return;
+    }
     waitingCount -= 1;
     // Past half its lease, another process may take it soon: give it back.
     if (Date.now() - next.at > leaseMs / 2) release(next.d, 0);
@@ -171,7 +195,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       const list = waiting.get(full) ?? [];
       if (list.length >= (full === '*' ? opts.concurrency : maxWaiting(full))) {
         // This receiver is saturated: the delivery waits in Redis, not here.
-        release(d, 200 + Math.floor(Math.random() * 300));
+        release(d, full === '*' ? SATURATED_MIN_DELAY_MS + Math.floor(Math.random() * 300) : saturatedDelay(full));
         return 'released';
       }
       list.push({ d, at: Date.now() });
@@ -182,10 +206,11 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     inFlight += 1;
     for (const k of slots) perHost.set(k, (perHost.get(k) ?? 0) + 1);
     let hostsFreed = false;
-    const freeHosts = (): void => {
+    const freeHosts = (answered = false): void => {
       if (hostsFreed) return;
       hostsFreed = true;
       for (const k of slots) {
+        if (answered) saturatedSince.delete(k);
         const left = (perHost.get(k) ?? 1) - 1;
         if (left <= 0) perHost.delete(k);
         else perHost.set(k, left);

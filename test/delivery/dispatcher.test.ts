@@ -18,13 +18,24 @@ const RECORD_MS = 400;
 describe('delivery: dispatcher', () => {
   let server: http.Server;
   let url: string;
+  let base: string;
   let inFlight = 0;
   let maxInFlight = 0;
   let arrivals: number[] = [];
+  /** Requests to /hang wait here until `answerHung()`. */
+  let hung: http.ServerResponse[] = [];
+  const answerHung = (): void => {
+    for (const res of hung.splice(0)) res.writeHead(204).end();
+  };
   const agent = new Agent();
 
   before(async () => {
     server = http.createServer((req, res) => {
+      if (req.url === '/hang') {
+        req.resume();
+        hung.push(res);
+        return;
+      }
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       arrivals.push(Date.now());
@@ -37,9 +48,11 @@ describe('delivery: dispatcher', () => {
       );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = `${base}/hook`;
   });
   after(async () => {
+    answerHung();
     await agent.close();
     await new Promise((resolve) => server.close(resolve));
   });
@@ -84,5 +97,85 @@ describe('delivery: dispatcher', () => {
     // All three requests went out one after another while the first record was still being written.
     expect((arrivals[2] as number) - t0).to.be.below(RECORD_MS);
     expect((recorded[0] as { at: number }).at - t0).to.be.at.least(RECORD_MS);
+  });
+
+  it('keeps a hanging receiver’s overflow in Redis for longer the longer it stays silent, and forgets once it answers', async () => {
+    hung = [];
+    const due = new Map<string, number>();
+    const releases: { id: string; delayMs: number; at: number }[] = [];
+    const byId = new Map<string, ClaimedDelivery>();
+    // An in-memory outbox: what is released comes back from claim() once due.
+    const outbox: Outbox = {
+      claim: async (limit: number, leaseMs: number) => {
+        const now = Date.now();
+        const out: ClaimedDelivery[] = [];
+        for (const [id, at] of due) {
+          if (at > now || out.length >= limit) continue;
+          due.set(id, now + leaseMs);
+          out.push(byId.get(id) as ClaimedDelivery);
+        }
+        return out;
+      },
+      record: async (id: string, attempt: AttemptRecord) => {
+        due.delete(id);
+        return attempt.outcome;
+      },
+      release: async (id: string, dueAt: number) => {
+        const now = Date.now();
+        releases.push({ id, delayMs: dueAt - now, at: now });
+        due.set(id, dueAt);
+      },
+      backlog: async () => due.size,
+    };
+    const signer = createSigner('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+    const dispatcher = createDeliveryDispatcher({
+      outbox,
+      agent,
+      route: () => ({ signer, headers: {} }),
+      policy: { maxRetries: 0, backoffMs: 1000, retryAfterMaxMs: 1000, retryStatuses: [] },
+      logger: silentLogger(),
+      timeoutMs: 10_000,
+      maxResponseBytes: 1024,
+      concurrency: 10,
+      hostConcurrency: 1,
+      pollMs: 20,
+    });
+    const delivery = (i: number): ClaimedDelivery => {
+      const d = { id: `h${i}`, url: `${base}/hang`, body: '{}', msgId: `msg_h${i}`, attempts: 0, secret: 'default', event: 'task.completed', taskId: `t${i}`, sub: '', trace: '' };
+      byId.set(d.id, d);
+      return d;
+    };
+    dispatcher.start();
+    const t0 = Date.now();
+    // 1 in flight + 4 waiting (4 × the cap) fit; the other 5 go back to Redis.
+    for (let i = 0; i < 10; i++) {
+      due.set(`h${i}`, Date.now() + 60_000);
+      dispatcher.deliverNow(delivery(i));
+    }
+    await new Promise((r) => setTimeout(r, 2500));
+    const silentFor = (r: { at: number }) => r.at - t0;
+    expect(hung, 'one request at a time to the hanging host').to.have.length(1);
+    expect(releases.length, 'overflow went back to Redis').to.be.at.least(5);
+    const late = releases.filter((r) => silentFor(r) >= 1000);
+    expect(late.length, 'released again after a second of silence').to.be.above(0);
+    for (const r of late) expect(r.delayMs, `delay of a release ${silentFor(r)} ms into the silence`).to.be.at.least(silentFor(r) - 50);
+    // Each overflow delivery came back only a few times, not every few hundred ms.
+    expect(releases.length).to.be.at.most(5 * 5);
+
+    // The receiver answers: its next overflow is retried soon again.
+    answerHung();
+    await new Promise((r) => setTimeout(r, 100));
+    const before = releases.length;
+    for (let i = 10; i < 20; i++) {
+      due.set(`h${i}`, Date.now() + 60_000);
+      dispatcher.deliverNow(delivery(i));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const fresh = releases.slice(before).filter((r) => /^h(1\d)$/.test(r.id));
+    expect(fresh.length).to.be.at.least(1);
+    for (const r of fresh) expect(r.delayMs).to.be.below(1000);
+    answerHung();
+    await dispatcher.stop(2000);
+    answerHung();
   });
 });
