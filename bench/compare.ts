@@ -1,0 +1,147 @@
+/**
+ * `npm run bench:compare -- --base REV [--head REV] [--reps 3] [--seconds 8] [--rate 1500]`
+ *
+ * Two builds of taskhook measured in one session, alternating run by run, so
+ * a shared machine's changing speed hits both alike: a before/after that the
+ * full bench (one build, figures from one hour to the next) cannot give.
+ * Each revision is checked out in a temporary git worktree (sharing this
+ * checkout's node_modules: compare revisions with the same dependencies),
+ * compiled, and started as its own start commands start it (the worker with
+ * the Node flags of `src/runtime/node-flags.ts` when that revision has them).
+ * Per run: sustained callbacks/s and drain of a closed loop (50 connections),
+ * CPU ms per task per process, submit → callback p50/p99 at a paced rate, and
+ * worker RSS at the end.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createProcessGroup, logPath } from './lib/procs.js';
+import { startRedisServer, freePort } from './lib/redis-server.js';
+import { startReceiver } from './lib/receiver.js';
+import { startLoadGenerator } from './lib/loadgen.js';
+import { BENCH_API_KEY, productEnv, waitReady } from './lib/taskhook.js';
+import { latency, throughput, warmUp } from './lib/phases.js';
+import { cpuMeter } from './lib/cpu.js';
+import { aggregate, fmtAgg } from './lib/stats.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    head: { type: 'string', default: 'HEAD' },
+    reps: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '8' },
+    rate: { type: 'string', default: '1500' },
+  },
+});
+if (!values.base) {
+  process.stderr.write('usage: npm run bench:compare -- --base REV [--head REV] [--reps N] [--seconds S] [--rate R]\n');
+  process.exit(2);
+}
+const log = (m: string): void => void process.stderr.write(`${m}\n`);
+const git = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+
+interface Build {
+  name: string;
+  rev: string;
+  dir: string;
+  workerFlags: string[];
+}
+
+const group = createProcessGroup();
+const work = mkdtempSync(join(tmpdir(), 'taskhook-compare-'));
+const logDir = join(work, 'logs');
+mkdirSync(logDir, { recursive: true });
+const builds: Build[] = [];
+const cleanup = (): void => {
+  group.killAllNow();
+  for (const b of builds) {
+    try {
+      git('worktree', 'remove', '--force', b.dir);
+    } catch {
+      /* already gone */
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+async function prepare(name: string, rev: string): Promise<Build> {
+  const sha = git('rev-parse', '--short', rev);
+  const dir = join(work, name);
+  git('worktree', 'add', '--detach', dir, sha);
+  const b: Build = { name: `${name} (${sha})`, rev: sha, dir, workerFlags: [] };
+  builds.push(b);
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: 'ignore' });
+  const flags = join(dir, 'dist', 'src', 'runtime', 'node-flags.js');
+  if (existsSync(flags)) b.workerFlags = [...((await import(pathToFileURL(flags).href)) as { WORKER_NODE_FLAGS: string[] }).WORKER_NODE_FLAGS];
+  return b;
+}
+
+const rssMiB = (pid: number | undefined): number =>
+  Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN) / 1024);
+
+async function main(): Promise<void> {
+  const base = await prepare('base', values.base as string);
+  const head = await prepare('head', values.head as string);
+  log(`comparing ${base.name} with ${head.name}; ${values.reps} alternating runs each`);
+  const redis = await startRedisServer({ group, dir: join(work, 'redis'), appendonly: false });
+  const receiver = await startReceiver({ group, logDir, ports: 1 });
+  const load = await startLoadGenerator(group, logDir);
+  const rows = new Map<string, Record<string, number[]>>(builds.map((b) => [b.name, {}]));
+  const add = (b: Build, k: string, v: number): void => {
+    const r = rows.get(b.name) as Record<string, number[]>;
+    (r[k] ??= []).push(v);
+  };
+
+  for (let rep = 0; rep < Number(values.reps); rep++) {
+    for (const b of rep % 2 === 0 ? [base, head] : [head, base]) {
+      await redis.flushall();
+      const port = await freePort();
+      const env = productEnv(redis.url, { WORKER_CONCURRENCY: '50', WORKER_QUEUES: 'debug', PORT: String(port), SHUTDOWN_GRACE_MS: '2000' });
+      const api = group.node(join(b.dir, 'dist/src/bin/api.js'), { env, logFile: logPath(logDir, `${b.rev}-api-${rep}`), compiled: true });
+      const url = `http://127.0.0.1:${port}`;
+      await waitReady(url, api, 30_000);
+      const worker = group.node(join(b.dir, 'dist/src/bin/worker.js'), { env, nodeArgs: b.workerFlags, logFile: logPath(logDir, `${b.rev}-worker-${rep}`), compiled: true });
+      try {
+        const t = { api: url, apiKey: BENCH_API_KEY, taskType: 'debug.echo', taskData: { n: 1 }, callbackUrls: [receiver.url(0)] };
+        await warmUp(load, receiver, t, 2000);
+        const meter = cpuMeter({ api: [api.pid], worker: [worker.pid], redis: [redis.pid()], 'load+receiver': [load.pid, receiver.pid] });
+        const tp = await throughput(load, receiver, t, 50, Number(values.seconds) * 1000);
+        const cpu = meter.stop(tp.callbacks);
+        const l = await latency(load, receiver, t, Number(values.rate), 5000, 15_000);
+        add(b, 'callbacks/s', tp.callbacksPerSec);
+        add(b, 'drain s', tp.drainSec);
+        for (const [k, v] of Object.entries(cpu)) add(b, `CPU ms/task ${k}`, v);
+        add(b, `p50 ms @${values.rate}/s`, l.submitToCallbackMs.p50);
+        add(b, `p99 ms @${values.rate}/s`, l.submitToCallbackMs.p99);
+        add(b, 'worker RSS MiB', rssMiB(worker.pid));
+        log(`  run ${rep + 1} ${b.name}: ${Math.round(tp.callbacksPerSec)} callbacks/s, CPU ${cpu.total?.toFixed(3)} ms/task`);
+      } finally {
+        await Promise.all([group.stop(api, 'SIGTERM', 10_000), group.stop(worker, 'SIGTERM', 10_000)]);
+      }
+    }
+  }
+
+  const keys = Object.keys(rows.get(base.name) ?? {});
+  const digits = (k: string): number => (k.startsWith('CPU') ? 3 : k.startsWith('drain') ? 1 : 0);
+  const lines = [`| measure (median, min–max of ${values.reps}) | ${base.name} | ${head.name} |`, '| --- | --- | --- |'];
+  for (const k of keys) {
+    const cell = (b: Build) => fmtAgg(aggregate(rows.get(b.name)?.[k] ?? []), digits(k));
+    lines.push(`| ${k} | ${cell(base)} | ${cell(head)} |`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);
