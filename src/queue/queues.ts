@@ -2,6 +2,7 @@
  * bee-queue set-up. One queue per kind; the job id is the task id and the job
  * data is empty (the task record in Redis is the single source of truth).
  */
+import { createRequire } from 'node:module';
 import BeeQueue from 'bee-queue';
 import type { QueueName } from '../config.js';
 import type { Keys } from '../store/keys.js';
@@ -17,9 +18,32 @@ export interface QueueOptions {
   stallIntervalMs: number;
 }
 
+/** bee-queue's script loader (internal to it, so untyped). */
+const beeLua = createRequire(import.meta.url)('bee-queue/lib/lua/index.js') as { buildCache(client: unknown): Promise<unknown> };
+
+/**
+ * bee-queue loads its Lua scripts once, when a Queue connects, and from then
+ * on only sends EVALSHA. A Redis restart empties Redis's script cache, and its
+ * stalled-job check, delayed-job activation and job removal then fail with
+ * NOSCRIPT until the process restarts: the jobs of a worker that crashed
+ * would stay `active` for good (the chaos test caught it when a worker started
+ * just before a Redis restart). Load them again on every reconnect.
+ */
+function reloadScriptsOnReconnect(queue: TaskQueue): void {
+  queue
+    .ready()
+    .then(() => {
+      const client = (queue as unknown as { client: { on(event: 'ready', cb: () => void): void } }).client;
+      client.on('ready', () => {
+        beeLua.buildCache(client).catch((err: unknown) => queue.emit('error', err instanceof Error ? err : new Error(String(err))));
+      });
+    })
+    .catch(() => undefined); // a queue that never connects reports that through its own 'error' events
+}
+
 export function createQueue(name: QueueName, opts: QueueOptions): TaskQueue {
   const worker = opts.role === 'worker';
-  return new BeeQueue<TaskJobData>(name, {
+  const queue = new BeeQueue<TaskJobData>(name, {
     prefix: opts.keys.bq,
     redis: { url: opts.redisUrl } as BeeQueue.QueueSettings['redis'],
     isWorker: worker,
@@ -37,4 +61,6 @@ export function createQueue(name: QueueName, opts: QueueOptions): TaskQueue {
     stallInterval: opts.stallIntervalMs,
     autoConnect: true,
   });
+  reloadScriptsOnReconnect(queue);
+  return queue;
 }
