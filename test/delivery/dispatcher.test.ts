@@ -57,6 +57,22 @@ describe('delivery: dispatcher', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  /** One request in flight per host, no retries, signed with a test secret. */
+  const oneSlotDispatcher = (outbox: Outbox, o: { timeoutMs: number; pollMs?: number }) => {
+    const signer = createSigner('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+    return createDeliveryDispatcher({
+      outbox,
+      agent,
+      route: () => ({ signer, headers: {} }),
+      policy: { maxRetries: 0, backoffMs: 1000, retryAfterMaxMs: 1000, retryStatuses: [] },
+      logger: silentLogger(),
+      maxResponseBytes: 1024,
+      concurrency: 10,
+      hostConcurrency: 1,
+      ...o,
+    });
+  };
+
   it('frees a host slot when the HTTP exchange ends, not when its record is written', async () => {
     arrivals = [];
     maxInFlight = 0;
@@ -71,18 +87,7 @@ describe('delivery: dispatcher', () => {
       release: async () => undefined,
       backlog: async () => 0,
     };
-    const signer = createSigner('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
-    const dispatcher = createDeliveryDispatcher({
-      outbox,
-      agent,
-      route: () => ({ signer, headers: {} }),
-      policy: { maxRetries: 0, backoffMs: 1000, retryAfterMaxMs: 1000, retryStatuses: [] },
-      logger: silentLogger(),
-      timeoutMs: 5000,
-      maxResponseBytes: 1024,
-      concurrency: 10,
-      hostConcurrency: 1,
-    });
+    const dispatcher = oneSlotDispatcher(outbox, { timeoutMs: 5000 });
     const delivery = (i: number): ClaimedDelivery => ({
       id: `d${i}`, url, body: '{}', msgId: `msg_${i}`, attempts: 0, secret: 'default', event: 'task.completed', taskId: `t${i}`, sub: '', trace: '',
     });
@@ -127,19 +132,7 @@ describe('delivery: dispatcher', () => {
       },
       backlog: async () => due.size,
     };
-    const signer = createSigner('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
-    const dispatcher = createDeliveryDispatcher({
-      outbox,
-      agent,
-      route: () => ({ signer, headers: {} }),
-      policy: { maxRetries: 0, backoffMs: 1000, retryAfterMaxMs: 1000, retryStatuses: [] },
-      logger: silentLogger(),
-      timeoutMs: 10_000,
-      maxResponseBytes: 1024,
-      concurrency: 10,
-      hostConcurrency: 1,
-      pollMs: 20,
-    });
+    const dispatcher = oneSlotDispatcher(outbox, { timeoutMs: 10_000, pollMs: 20 });
     const delivery = (i: number): ClaimedDelivery => {
       const d = { id: `h${i}`, url: `${base}/hang`, body: '{}', msgId: `msg_h${i}`, attempts: 0, secret: 'default', event: 'task.completed', taskId: `t${i}`, sub: '', trace: '' };
       byId.set(d.id, d);
