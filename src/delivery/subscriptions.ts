@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
+import { parseJsonOr } from '../store/fields.js';
 
 export interface SubscriptionTarget {
   id: string;
@@ -25,15 +26,6 @@ export function wants(s: SubscriptionTarget, event: string, taskType: string, pr
   return true;
 }
 
-function parseJson<T>(raw: string | null | undefined, fallback: T): T {
-  if (!raw) return fallback;
-  try {
-    return JSON.parse(raw) as T;
-  } catch {
-    return fallback;
-  }
-}
-
 export function createSubscriptionMatcher(redis: Redis, keys: Keys, ttlMs = 1000): SubscriptionMatcher {
   const cache = new Map<string, { at: number; subs: Promise<SubscriptionTarget[]> }>();
 
@@ -47,11 +39,11 @@ export function createSubscriptionMatcher(redis: Redis, keys: Keys, ttlMs = 1000
     rows.forEach(([err, row], i) => {
       const [url, events, filter, active] = (row ?? []) as (string | null)[];
       if (err || !url || active !== '1') return;
-      const f = parseJson<{ task_types?: string[]; project_id?: string }>(filter, {});
+      const f = parseJsonOr<{ task_types?: string[]; project_id?: string }>(filter, {});
       out.push({
         id: ids[i] as string,
         url,
-        events: parseJson<string[]>(events, []),
+        events: parseJsonOr<string[]>(events, []),
         taskTypes: f.task_types && f.task_types.length > 0 ? f.task_types : null,
         projectId: f.project_id ?? null,
       });

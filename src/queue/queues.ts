@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import BeeQueue from 'bee-queue';
+import { autoCork } from './autocork.js';
 import type { QueueName } from '../config.js';
 import type { Keys } from '../store/keys.js';
 
@@ -22,18 +23,22 @@ export interface QueueOptions {
 const beeLua = createRequire(import.meta.url)('bee-queue/lib/lua/index.js') as { buildCache(client: unknown): Promise<unknown> };
 
 /**
- * bee-queue loads its Lua scripts once, when a Queue connects, and from then
- * on only sends EVALSHA. A Redis restart empties Redis's script cache, and its
- * stalled-job check, delayed-job activation and job removal then fail with
- * NOSCRIPT until the process restarts: the jobs of a worker that crashed
- * would stay `active` for good (the chaos test caught it when a worker started
- * just before a Redis restart). Load them again on every reconnect.
+ * The two fixes every bee-queue command client gets, in one place, once it is
+ * connected:
+ * - its Lua scripts are loaded again on every reconnect. bee-queue loads them
+ *   once, when a Queue connects, and from then on only sends EVALSHA; a Redis
+ *   restart empties Redis's script cache, and its stalled-job check,
+ *   delayed-job activation and job removal then fail with NOSCRIPT until the
+ *   process restarts, so the jobs of a worker that crashed would stay `active`
+ *   for good (the chaos test caught it);
+ * - a worker's client batches its writes per tick (see autocork.ts).
  */
-function reloadScriptsOnReconnect(queue: TaskQueue): void {
+function fixClient(queue: TaskQueue, worker: boolean): void {
   queue
     .ready()
     .then(() => {
       const client = (queue as unknown as { client: { on(event: 'ready', cb: () => void): void } }).client;
+      if (worker) autoCork(client);
       client.on('ready', () => {
         beeLua.buildCache(client).catch((err: unknown) => queue.emit('error', err instanceof Error ? err : new Error(String(err))));
       });
@@ -61,6 +66,6 @@ export function createQueue(name: QueueName, opts: QueueOptions): TaskQueue {
     stallInterval: opts.stallIntervalMs,
     autoConnect: true,
   });
-  reloadScriptsOnReconnect(queue);
+  fixClient(queue, worker);
   return queue;
 }

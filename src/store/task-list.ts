@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { decodeCursor, loadPageScript, scanPage, type Page, type PageEntry } from '../webhooks/page.js';
 import type { Keys } from './keys.js';
 import type { CallbackState, TaskStatus } from './task-view.js';
+import { isoAt } from './fields.js';
 
 /** The tenant's task index: task ids scored by creation time (epoch ms). */
 export function tenantTasksKey(prefix: string, tenant: string): string {
@@ -51,11 +52,6 @@ const DELIVERY_STATES: ReadonlySet<string> = new Set(['pending', 'delivering', '
 
 type Row = (string | null)[];
 
-function iso(raw: string | null | undefined): string | null {
-  const n = Number(raw ?? '');
-  return raw && Number.isFinite(n) && n > 0 ? new Date(n).toISOString() : null;
-}
-
 /** Pure: does the record (HMGET of FIELDS) belong to the tenant and pass the filters? */
 export function matches(row: Row, tenant: string, q: Pick<TaskListQuery, 'status' | 'task_type' | 'project_id'>): boolean {
   const [owner, type, project, status] = row;
@@ -80,8 +76,8 @@ export function renderListItem(id: string, row: Row, deliveryState: string | nul
     project_id: project ? project : null,
     status,
     progress: Number.isFinite(progress) ? Math.min(100, Math.max(0, progress)) : 0,
-    created_at: iso(created),
-    completed_at: terminal ? iso(finished) : null,
+    created_at: isoAt(created),
+    completed_at: terminal ? isoAt(finished) : null,
     callback_state,
   };
 }

@@ -6,19 +6,12 @@
 import type { Redis } from 'ioredis';
 import { redactUrl } from '../logger.js';
 import { taskDeliveryId, type Keys } from './keys.js';
+import { epochMs, isRecord, isoOf, parseJsonOr, renderAttempt, type AttemptView } from './fields.js';
 
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export type CallbackState = 'none' | 'pending' | 'delivering' | 'delivered' | 'failed';
 
-export interface CallbackAttemptView {
-  n: number;
-  at: string | null;
-  status_code: number | null;
-  duration_ms: number | null;
-  error: string | null;
-  /** delivered | retry | failed | blocked */
-  outcome: string | null;
-}
+export type CallbackAttemptView = AttemptView;
 
 export interface TaskErrorView {
   message: string;
@@ -46,49 +39,9 @@ export interface TaskView {
 const STATUSES: readonly string[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
 const DELIVERY_STATES: readonly string[] = ['pending', 'delivering', 'delivered', 'failed'];
 
-function parseJson(raw: string | undefined): unknown {
-  if (raw === undefined || raw === '') return undefined;
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function epochMs(raw: string | undefined): number | null {
-  if (raw === undefined || raw === '') return null;
-  const n = Number(raw);
-  return Number.isFinite(n) && n > 0 ? n : null;
-}
-
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
-function numberOrNull(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-function renderAttempt(raw: string, index: number): CallbackAttemptView {
-  const a = parseJson(raw);
-  const o = isObject(a) ? a : {};
-  return {
-    n: numberOrNull(o.n) ?? index + 1,
-    at: typeof o.at === 'string' ? o.at : null,
-    status_code: numberOrNull(o.status_code),
-    duration_ms: numberOrNull(o.duration_ms),
-    error: typeof o.error === 'string' ? o.error : null,
-    outcome: typeof o.outcome === 'string' ? o.outcome : null,
-  };
-}
-
 function renderError(raw: string | undefined): TaskErrorView {
-  const e = parseJson(raw);
-  const o = isObject(e) ? e : {};
+  const e = parseJsonOr<unknown>(raw, undefined);
+  const o = isRecord(e) ? e : {};
   const view: TaskErrorView = {
     message: typeof o.error === 'string' ? o.error : typeof o.message === 'string' ? o.message : 'unknown error',
     error_type: typeof o.error_type === 'string' ? o.error_type : 'error',
@@ -112,7 +65,7 @@ export function renderTaskView(
   const finished = epochMs(task.finished);
   const terminal = status === 'completed' || status === 'failed' || status === 'cancelled';
   const progress = Number(task.progress ?? 0);
-  const meta = parseJson(task.meta);
+  const meta = parseJsonOr<unknown>(task.meta, undefined);
 
   let callback: TaskView['callback'];
   if (!task.cb) {
@@ -134,14 +87,14 @@ export function renderTaskView(
     project_id: task.project ? task.project : null,
     status,
     progress: Number.isFinite(progress) ? Math.min(100, Math.max(0, progress)) : 0,
-    created_at: iso(epochMs(task.created)),
-    started_at: iso(started),
-    completed_at: terminal ? iso(finished) : null,
+    created_at: isoOf(epochMs(task.created)),
+    started_at: isoOf(started),
+    completed_at: terminal ? isoOf(finished) : null,
     processing_time: terminal && started !== null && finished !== null ? Math.max(0, finished - started) / 1000 : null,
-    metadata: isObject(meta) ? meta : {},
+    metadata: isRecord(meta) ? meta : {},
     callback,
   };
-  if (status === 'completed') view.result = parseJson(task.result) ?? null;
+  if (status === 'completed') view.result = parseJsonOr<unknown>(task.result, null);
   if (status === 'failed') view.error = renderError(task.error);
   return view;
 }

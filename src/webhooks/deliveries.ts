@@ -9,21 +9,12 @@
 import type { Redis } from 'ioredis';
 import { redactUrl } from '../logger.js';
 import type { Keys } from '../store/keys.js';
+import { isoAt, renderAttempt, type AttemptView } from '../store/fields.js';
 import { callScript, defineScript } from '../store/scripts.js';
 import { decodeCursor, loadPageScript, scanPage, type Page, type PageEntry } from './page.js';
 import { DELIVERY_STATES, type DeliveryState } from './schemas.js';
 import { webhookKeys } from './store.js';
 
-export interface AttemptView {
-  n: number;
-  at: string | null;
-  status_code: number | null;
-  duration_ms: number | null;
-  error: string | null;
-  outcome: string | null;
-  response_headers?: Record<string, string>;
-  response_excerpt?: string;
-}
 
 export interface DeliveryView {
   id: string;
@@ -45,38 +36,6 @@ export interface DeliveryView {
 export const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 const STATES: readonly string[] = DELIVERY_STATES;
 
-function epochMs(raw: string | undefined): number | null {
-  if (raw === undefined || raw === '') return null;
-  const n = Number(raw);
-  return Number.isFinite(n) && n > 0 ? n : null;
-}
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-function renderAttempt(raw: string, index: number): AttemptView {
-  let o: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) o = parsed as Record<string, unknown>;
-  } catch {
-    // A corrupt entry renders as an empty attempt rather than failing the whole answer.
-  }
-  const view: AttemptView = {
-    n: num(o.n) ?? index + 1,
-    at: str(o.at),
-    status_code: num(o.status_code),
-    duration_ms: num(o.duration_ms),
-    error: str(o.error),
-    outcome: str(o.outcome),
-  };
-  const headers = o.response_headers;
-  if (typeof headers === 'object' && headers !== null && !Array.isArray(headers)) view.response_headers = headers as Record<string, string>;
-  if (typeof o.response_excerpt === 'string') view.response_excerpt = o.response_excerpt;
-  return view;
-}
-
 /** Renders a delivery hash (HGETALL) and its attempts (oldest first). Pure and total. */
 export function renderDelivery(h: Record<string, string>, attempts: readonly string[]): DeliveryView {
   const state = (STATES.includes(h.state ?? '') ? h.state : 'pending') as DeliveryState;
@@ -89,9 +48,9 @@ export function renderDelivery(h: Record<string, string>, attempts: readonly str
     state,
     webhook_message_id: h.msg ? h.msg : null,
     url: h.url ? redactUrl(h.url) : '',
-    created_at: iso(epochMs(h.created)),
-    next_attempt_at: state === 'pending' ? iso(epochMs(h.next)) : null,
-    completed_at: terminal ? iso(epochMs(h.done)) : null,
+    created_at: isoAt(h.created),
+    next_attempt_at: state === 'pending' ? isoAt(h.next) : null,
+    completed_at: terminal ? isoAt(h.done) : null,
     attempts: attempts.map(renderAttempt),
   };
 }

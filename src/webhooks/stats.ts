@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 import { webhookKeys } from './store.js';
+import { isoAt } from '../store/fields.js';
 
 export interface WebhookStats {
   total: number;
@@ -38,11 +39,6 @@ function count(raw: string | undefined): number {
   return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
 }
 
-function iso(raw: string | undefined): string | null {
-  const n = Number(raw ?? '');
-  return raw !== undefined && raw !== '' && Number.isFinite(n) && n > 0 ? new Date(n).toISOString() : null;
-}
-
 /** Renders the counters hash, latency samples and states of recent deliveries. Pure. */
 export function renderStats(counters: Record<string, string>, latencies: readonly string[], states: readonly (string | null)[]): WebhookStats {
   const succeeded = count(counters.succeeded);
@@ -54,8 +50,8 @@ export function renderStats(counters: Record<string, string>, latencies: readonl
     failed,
     pending: states.filter((s) => s === 'pending' || s === 'delivering').length,
     success_rate: succeeded + failed === 0 ? null : succeeded / (succeeded + failed),
-    last_success_at: iso(counters.last_success),
-    last_failure_at: iso(counters.last_failure),
+    last_success_at: isoAt(counters.last_success),
+    last_failure_at: isoAt(counters.last_failure),
     latency_ms: { p50: percentile(samples, 50), p95: percentile(samples, 95) },
   };
 }

@@ -13,6 +13,7 @@ import { decodeCursor, loadPageScript, scanPage, type Page } from './page.js';
 import type { SubscriptionFilter } from './schemas.js';
 import { generateSecret } from './secret.js';
 import { createKeys } from '../store/keys.js';
+import { epochMs, parseJsonOr } from '../store/fields.js';
 
 /** Key names of the subscription layout. */
 export interface WebhookKeys {
@@ -109,29 +110,14 @@ export interface SubscriptionStore {
   activeForTenant(tenant: string): Promise<Subscription[]>;
 }
 
-function parseJson<T>(raw: string | undefined, fallback: T): T {
-  if (raw === undefined || raw === '') return fallback;
-  try {
-    return JSON.parse(raw) as T;
-  } catch {
-    return fallback;
-  }
-}
-
-function ms(raw: string | undefined): number | null {
-  if (raw === undefined || raw === '') return null;
-  const n = Number(raw);
-  return Number.isFinite(n) && n > 0 ? n : null;
-}
-
 const orNull = (raw: string | undefined): string | null => (raw === undefined || raw === '' ? null : raw);
 
 /** A subscription from its hash (HGETALL), or null for an empty/foreign one. Pure and total. */
 export function parseSubscription(h: Record<string, string>): Subscription | null {
   if (!h.id || !h.tenant || !h.url || !h.secret) return null;
-  const events = parseJson<unknown>(h.events, []);
-  const headers = parseJson<unknown>(h.headers, {});
-  const filter = parseJson<unknown>(h.filter, {});
+  const events = parseJsonOr<unknown>(h.events, []);
+  const headers = parseJsonOr<unknown>(h.headers, {});
+  const filter = parseJsonOr<unknown>(h.filter, {});
   const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   return {
     id: h.id,
@@ -144,12 +130,12 @@ export function parseSubscription(h: Record<string, string>): Subscription | nul
     active: h.active === '1',
     secret: h.secret,
     prevSecret: orNull(h.prev_secret),
-    prevUntil: ms(h.prev_until),
-    created: ms(h.created) ?? 0,
-    updated: ms(h.updated) ?? ms(h.created) ?? 0,
+    prevUntil: epochMs(h.prev_until),
+    created: epochMs(h.created) ?? 0,
+    updated: epochMs(h.updated) ?? epochMs(h.created) ?? 0,
     disabledReason: orNull(h.disabled_reason),
-    disabledAt: ms(h.disabled_at),
-    failingSince: ms(h.failing_since),
+    disabledAt: epochMs(h.disabled_at),
+    failingSince: epochMs(h.failing_since),
   };
 }
 

@@ -14,7 +14,6 @@ import type { TaskRegistry } from '../tasks/registry.js';
 import type { Keys } from '../store/keys.js';
 import type { Outcome, TaskFields, TaskStore } from '../store/task-store.js';
 import { createQueue, type TaskJobData, type TaskQueue } from '../queue/queues.js';
-import { autoCork } from '../queue/autocork.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
 import { failureFromError } from '../delivery/payload.js';
 import type { SubscriptionMatcher } from '../delivery/subscriptions.js';
@@ -227,7 +226,6 @@ export function createWorker(opts: WorkerOptions): Worker {
       await Promise.all(
         [...queues.values()].map(async (q) => {
           await q.ready();
-          autoCork((q as unknown as { client: unknown }).client);
           // bee-queue checks stalled jobs once unless told to keep checking.
           void q.checkStalledJobs(Math.max(50, Math.floor(config.STALL_INTERVAL_MS / 2))).catch((err: unknown) =>
             opts.logger.warn('stalled-job check failed', { err: coerceError(err).message }),

@@ -16,6 +16,7 @@ import type { Idempotency } from '../idempotency.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { newTraceparent, parseTraceparent } from '../../trace.js';
 import { batchEnvelopeSchema, taskBodySchema, zodIssues, type BodyLimits } from '../schemas.js';
+import { isRecord } from '../../store/fields.js';
 
 export interface TasksRouteDeps {
   config: Config;
@@ -33,10 +34,6 @@ const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 type Ctx = RouterContext<AuthState>;
 type Checked = { issues: FieldIssue[]; unknownType: boolean; task?: Omit<NewTask, 'traceparent'> };
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function join(prefix: string, field: string): string {
   return prefix === '' ? field : `${prefix}.${field}`;
@@ -67,15 +64,15 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
     const issues = parsed.success ? [] : zodIssues(parsed.error, prefix);
     let unknownType = false;
     // The task type and its data are checked even when other fields are bad, so one answer names every problem.
-    const type = isObject(raw) && typeof raw.task_type === 'string' ? raw.task_type : undefined;
+    const type = isRecord(raw) && typeof raw.task_type === 'string' ? raw.task_type : undefined;
     const def = type === undefined ? undefined : registry.get(type);
     const typeField = join(prefix, 'task_type');
     if (type !== undefined && !def && !issues.some((i) => i.field === typeField)) {
       issues.push({ field: typeField, message: `unknown task type ${JSON.stringify(type.slice(0, 128))}` });
       unknownType = true;
     }
-    const data = isObject(raw) ? (raw.task_data ?? {}) : undefined;
-    if (def && isObject(data)) {
+    const data = isRecord(raw) ? (raw.task_data ?? {}) : undefined;
+    if (def && isRecord(data)) {
       const res = await def.input.safeParseAsync(data);
       if (!res.success) issues.push(...zodIssues(res.error, join(prefix, 'task_data')));
     }
