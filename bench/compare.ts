@@ -9,7 +9,8 @@
  * compiled, and started as its own start commands start it (the worker with
  * the Node flags of `src/runtime/node-flags.ts` when that revision has them).
  * Per run: sustained callbacks/s and drain of a closed loop (50 connections),
- * CPU ms per task per process, submit → callback p50/p99 at a paced rate, and
+ * CPU ms per task per process, Redis traffic per task (calls, commands,
+ * socket reads: counts, so exact whatever the machine's speed), submit → callback p50/p99 at a paced rate, and
  * worker RSS at the end.
  */
 import { execFileSync } from 'node:child_process';
@@ -25,6 +26,7 @@ import { startLoadGenerator } from './lib/loadgen.js';
 import { BENCH_API_KEY, productEnv, waitReady } from './lib/taskhook.js';
 import { latency, throughput, warmUp } from './lib/phases.js';
 import { cpuMeter } from './lib/cpu.js';
+import { redisTrafficMeter } from './lib/redis-traffic.js';
 import { aggregate, fmtAgg } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
   log(`comparing ${base.name} with ${head.name}; ${values.reps} alternating runs each`);
   const redis = await startRedisServer({ group, dir: join(work, 'redis'), appendonly: false });
   const receiver = await startReceiver({ group, logDir, ports: 1 });
+  const stats = redis.client();
   const load = await startLoadGenerator(group, logDir);
   const rows = new Map<string, Record<string, number[]>>(builds.map((b) => [b.name, {}]));
   const add = (b: Build, k: string, v: number): void => {
@@ -112,12 +115,17 @@ async function main(): Promise<void> {
         const t = { api: url, apiKey: BENCH_API_KEY, taskType: 'debug.echo', taskData: { n: 1 }, callbackUrls: [receiver.url(0)] };
         await warmUp(load, receiver, t, 2000);
         const meter = cpuMeter({ api: [api.pid], worker: [worker.pid], redis: [redis.pid()], 'load+receiver': [load.pid, receiver.pid] });
+        const traffic = await redisTrafficMeter(stats);
         const tp = await throughput(load, receiver, t, 50, Number(values.seconds) * 1000);
         const cpu = meter.stop(tp.callbacks);
+        const rt = await traffic.stop(tp.callbacks);
         const l = await latency(load, receiver, t, Number(values.rate), 5000, 15_000);
         add(b, 'callbacks/s', tp.callbacksPerSec);
         add(b, 'drain s', tp.drainSec);
         for (const [k, v] of Object.entries(cpu)) add(b, `CPU ms/task ${k}`, v);
+        add(b, 'Redis calls/task', rt.calls);
+        add(b, 'Redis commands/task (scripts included)', rt.commands);
+        add(b, 'Redis socket reads/task', rt.reads);
         add(b, `p50 ms @${values.rate}/s`, l.submitToCallbackMs.p50);
         add(b, `p99 ms @${values.rate}/s`, l.submitToCallbackMs.p99);
         add(b, 'worker RSS MiB', rssMiB(worker.pid));
@@ -129,7 +137,7 @@ async function main(): Promise<void> {
   }
 
   const keys = Object.keys(rows.get(base.name) ?? {});
-  const digits = (k: string): number => (k.startsWith('CPU') ? 3 : k.startsWith('drain') ? 1 : 0);
+  const digits = (k: string): number => (k.startsWith('CPU') ? 3 : k.startsWith('drain') || k.startsWith('Redis') ? 1 : 0);
   const lines = [`| measure (median, min–max of ${values.reps}) | ${base.name} | ${head.name} |`, '| --- | --- | --- |'];
   for (const k of keys) {
     const cell = (b: Build) => fmtAgg(aggregate(rows.get(b.name)?.[k] ?? []), digits(k));
