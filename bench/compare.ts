@@ -129,7 +129,7 @@ async function main(): Promise<void> {
         add(b, `p50 ms @${values.rate}/s`, l.submitToCallbackMs.p50);
         add(b, `p99 ms @${values.rate}/s`, l.submitToCallbackMs.p99);
         add(b, 'worker RSS MiB', rssMiB(worker.pid));
-        log(`  run ${rep + 1} ${b.name}: ${Math.round(tp.callbacksPerSec)} callbacks/s, CPU ${cpu.total?.toFixed(3)} ms/task`);
+        log(`  run ${rep + 1} ${b.name}: ${Math.round(tp.callbacksPerSec)} callbacks/s, CPU ${cpu.total?.toFixed(3)} ms/task; Redis commands/task ${JSON.stringify(rt.top)}`);
       } finally {
         await Promise.all([group.stop(api, 'SIGTERM', 10_000), group.stop(worker, 'SIGTERM', 10_000)]);
       }

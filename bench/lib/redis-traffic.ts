@@ -54,7 +54,7 @@ export async function redisTrafficMeter(c: Redis): Promise<{ stop(units: number)
         [...s.stats]
           .filter(([name]) => name !== 'info' && !name.startsWith('config'))
           .sort((a, b) => b[1] - a[1])
-          .slice(0, 12)
+          .slice(0, 30)
           .map(([name, calls]) => [name, Math.round((calls / n) * 100) / 100]),
       );
       return { calls: s.calls / n, commands: inner / n, reads: s.reads / n, top };
