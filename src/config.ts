@@ -84,6 +84,8 @@ export const configSchema = z
     WORKER_QUEUES: list(QUEUE_NAMES.join(',')),
     /** Whether worker processes deliver callbacks (any process may). @default true */
     WORKER_DELIVERS_CALLBACKS: bool(true),
+    /** Worker heap growth between full GCs, in percent (lower = less memory, more GC); 0 = V8's adaptive default. @default 60 */
+    WORKER_HEAP_GROWTH_PERCENT: int(60, 0, 1000),
     /** Time running tasks get to finish after SIGTERM. @default 10000 */
     SHUTDOWN_GRACE_MS: int(10_000, 0, 3_600_000),
     /** bee-queue stall window: a dead worker's job is re-queued within 1–2 windows. @default 5000 */

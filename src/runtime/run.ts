@@ -11,6 +11,7 @@ import { DependencyError } from '../errors.js';
 import { createServices, type Services } from './services.js';
 import { isLocalRedisUrl, redisServerInstalled, startLocalRedis } from './local-redis.js';
 import { onShutdownSignals } from './signals.js';
+import { applyHeapGrowth } from './heap.js';
 import { registry } from '../../tasks/index.js';
 
 type Env = Record<string, string | undefined>;
@@ -58,6 +59,7 @@ export async function runWorker(options: RunWorkerOptions = {}, env: Env = proce
   if (options.queues !== undefined) merged.WORKER_QUEUES = options.queues;
   if (options.concurrency !== undefined) merged.WORKER_CONCURRENCY = options.concurrency;
   const config = parseConfig(merged);
+  applyHeapGrowth(config.WORKER_HEAP_GROWTH_PERCENT);
   const logger = createLogger(config, 'taskhook-worker');
   const plan = shutdownPlan(logger);
   const services = await createServices(config, logger);
@@ -79,6 +81,7 @@ export async function runWorker(options: RunWorkerOptions = {}, env: Env = proce
  */
 export async function runAll(env: Env = process.env): Promise<void> {
   const config = parseConfig(env);
+  applyHeapGrowth(config.WORKER_HEAP_GROWTH_PERCENT);
   const logger = createLogger(config, 'taskhook');
   const plan = shutdownPlan(logger);
   let services: Services;

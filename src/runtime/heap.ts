@@ -1,0 +1,19 @@
+/**
+ * How far V8 lets a worker's old generation grow between full collections.
+ *
+ * V8 picks the growth step itself (up to 4× the live data after a full GC)
+ * and a busy worker allocates fast, so its heap settled at ~85–90 MiB around
+ * ~25–35 MiB of live objects: ~150 MiB RSS per process, nearly all of it
+ * garbage not yet collected. A fixed step of 60% keeps the heap at ~45 MiB
+ * (~110 MiB RSS) at about the same CPU per task (docs/benchmarks.md, Memory).
+ *
+ * This flag is read at every full GC, so unlike the young-generation size
+ * (node-flags.ts) it can be set from inside the running process, and it then
+ * applies however the worker was started (compose, npm, the CLI).
+ */
+import { setFlagsFromString } from 'node:v8';
+
+/** `percent` 0 leaves V8's own adaptive growth. */
+export function applyHeapGrowth(percent: number): void {
+  if (percent > 0) setFlagsFromString(`--heap-growing-percent=${Math.round(percent)}`);
+}
