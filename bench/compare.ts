@@ -9,8 +9,8 @@
  * compiled, and started as its own start commands start it (the worker with
  * the Node flags of `src/runtime/node-flags.ts` when that revision has them).
  * Per run: sustained callbacks/s and drain of a closed loop (50 connections),
- * CPU ms per task per process, Redis traffic per task (calls, commands,
- * socket reads: counts, so exact whatever the machine's speed), submit → callback p50/p99 at a paced rate, and
+ * CPU ms per task per process, Redis traffic per task (commands, socket
+ * reads: counts, so exact whatever the machine's speed), submit → callback p50/p99 at a paced rate, and
  * worker RSS at the end.
  */
 import { execFileSync } from 'node:child_process';
@@ -123,7 +123,6 @@ async function main(): Promise<void> {
         add(b, 'callbacks/s', tp.callbacksPerSec);
         add(b, 'drain s', tp.drainSec);
         for (const [k, v] of Object.entries(cpu)) add(b, `CPU ms/task ${k}`, v);
-        add(b, 'Redis calls/task', rt.calls);
         add(b, 'Redis commands/task (scripts included)', rt.commands);
         add(b, 'Redis socket reads/task', rt.reads);
         add(b, `p50 ms @${values.rate}/s`, l.submitToCallbackMs.p50);

@@ -1,6 +1,6 @@
 /**
  * Redis traffic per task, read from Redis's own counters: commands run
- * (scripts' inner commands included), socket reads (≈ client round trips:
+ * (an EVALSHA and each command inside it count alike), socket reads (≈ client round trips:
  * one read per batch a client sends) and replies written. Unlike rates and
  * CPU time these are counts, so they do not move with the machine's speed:
  * a change that saves a round trip shows here exactly.
@@ -8,8 +8,6 @@
 import type { Redis } from 'ioredis';
 
 export interface RedisTraffic {
-  /** Commands sent by clients (an EVALSHA counts once). */
-  calls: number;
   /** Commands executed, including those inside Lua scripts. */
   commands: number;
   /** Socket reads Redis made: each is one batch of commands from one client. */
@@ -30,10 +28,9 @@ export function parseCommandStats(info: string): Map<string, number> {
 }
 
 /** Counters since the last reset, minus the meter's own INFO/CONFIG commands. */
-async function snapshot(c: Redis): Promise<{ calls: number; reads: number; stats: Map<string, number> }> {
+async function snapshot(c: Redis): Promise<{ reads: number; stats: Map<string, number> }> {
   const stats = await c.info('stats');
-  const cmds = parseCommandStats(await c.info('commandstats'));
-  return { calls: field(stats, 'total_commands_processed'), reads: field(stats, 'total_reads_processed'), stats: cmds };
+  return { reads: field(stats, 'total_reads_processed'), stats: parseCommandStats(await c.info('commandstats')) };
 }
 
 /**
@@ -57,7 +54,7 @@ export async function redisTrafficMeter(c: Redis): Promise<{ stop(units: number)
           .slice(0, 30)
           .map(([name, calls]) => [name, Math.round((calls / n) * 100) / 100]),
       );
-      return { calls: s.calls / n, commands: inner / n, reads: s.reads / n, top };
+      return { commands: inner / n, reads: s.reads / n, top };
     },
   };
 }

@@ -66,6 +66,9 @@ export function renderTable(r: BenchResults): string {
       const parts = ['api', 'worker', 'redis', 'loadgen', 'receiver'].filter((k) => cpu[k]);
       lines.push(row([`3. e2e ${name}: CPU ms per task, ${parts.join(' / ')} = total`, `${parts.map((k) => fmtAgg(cpu[k] as Aggregate, 3)).join(' / ')} = ${fmtAgg(cpu.total, 3)}`]));
     }
+    if (e.redisPerTask) {
+      lines.push(row([`3. e2e ${name}: Redis commands per task (scripts' inner commands included) / socket reads per task`, `${fmtAgg(e.redisPerTask.commands, 1)} / ${fmtAgg(e.redisPerTask.reads, 2)}`]));
+    }
     for (const l of e.latency) {
       if (l.skipped.every(Boolean)) {
         lines.push(row([`4. ${name} @ ${l.rate}/s`, 'not run: a lower rate already saturated']));

@@ -34,6 +34,8 @@ export interface E2eAgg {
   ratioToBeeQueue: Aggregate;
   /** CPU ms per task in each process (api, worker, redis, loadgen, receiver, total) during the throughput phase. */
   cpuMsPerTask?: Record<string, Aggregate>;
+  /** Redis commands (scripts' inner commands included) and socket reads per task, same phase. */
+  redisPerTask?: { commands: Aggregate; reads: Aggregate };
   complete: boolean[];
   latency: LatencyAgg[];
 }

@@ -23,6 +23,7 @@ import type { ReceiverHandle } from './receiver.js';
 import type { RedisServer } from './redis-server.js';
 import { runBeeQueueBaseline, type BaselineResult } from './baseline.js';
 import { cpuMeter, type CpuParts } from './cpu.js';
+import { redisTrafficMeter } from './redis-traffic.js';
 
 export interface SuiteParams {
   baselineJobs: number;
@@ -45,6 +46,8 @@ export interface E2eRun {
   throughput: ThroughputResult;
   /** CPU ms per callback in each process over the throughput phase (load + drain). */
   cpuMsPerTask: CpuParts;
+  /** Redis commands and socket reads per callback over the same phase. */
+  redisPerTask: { commands: number; reads: number };
   latency: LatencyResult[];
   rss: { apiIdle: number; workerIdle: number; apiAfter: number; workerAfter: number; tasks: number };
 }
@@ -97,8 +100,12 @@ async function e2e(d: SuiteDeps, p: SuiteParams, redis: RedisServer, tag: string
       loadgen: [d.load.pid],
       receiver: [d.receiver.pid],
     });
+    const stats = redis.client();
+    const traffic = await redisTrafficMeter(stats);
     const tp = await throughput(d.load, d.receiver, t, p.connections, p.throughputMs);
     const cpuMsPerTask = meter.stop(tp.callbacks);
+    const { commands, reads } = await traffic.stop(tp.callbacks);
+    stats.disconnect();
     let tasks = tp.accepted;
     const lat: LatencyResult[] = [];
     let saturated = false;
@@ -116,7 +123,7 @@ async function e2e(d: SuiteDeps, p: SuiteParams, redis: RedisServer, tag: string
     }
     const [apiAfter = Number.NaN] = rssOf([stack.api.proc]);
     const workerAfter = Math.max(...rssOf(stack.workers));
-    return { throughput: tp, cpuMsPerTask, latency: lat, rss: { apiIdle, workerIdle, apiAfter, workerAfter, tasks: Math.round(tasks / p.workers) } };
+    return { throughput: tp, cpuMsPerTask, redisPerTask: { commands, reads }, latency: lat, rss: { apiIdle, workerIdle, apiAfter, workerAfter, tasks: Math.round(tasks / p.workers) } };
   } finally {
     await stack.stop();
   }
