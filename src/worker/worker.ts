@@ -3,7 +3,6 @@
  * the base task, and turns the final outcome into the task record's terminal
  * state plus its durable deliveries (one Lua script) before the job is acked.
  */
-import { setMaxListeners } from 'node:events';
 import type BeeQueue from 'bee-queue';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
@@ -19,7 +18,7 @@ import { failureFromError } from '../delivery/payload.js';
 import type { SubscriptionMatcher } from '../delivery/subscriptions.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { traceId } from '../trace.js';
-import { runTask } from './base-task.js';
+import { runTask, StopSwitch } from './base-task.js';
 import { createProgressWriter } from './progress.js';
 import { claimed, progressEntry, startedDeliveries } from './outcome.js';
 import { createFinisher } from './finisher.js';
@@ -64,12 +63,11 @@ type JobResult = { outcome: string };
 
 export function createWorker(opts: WorkerOptions): Worker {
   const { config, store, registry } = opts;
-  const shutdown = new AbortController();
-  // Every running task listens to it; that many listeners is expected.
-  setMaxListeners(0, shutdown.signal);
+  /** Set once the shutdown grace has run out: every running or starting task is handed back. */
+  let handingBack = false;
   const queues = new Map<QueueName, TaskQueue>();
-  /** Cancel switches of the tasks running here. */
-  const cancels = new Map<string, AbortController>();
+  /** Stop switches of the tasks running here (cancel requests, shutdown). */
+  const stops = new Map<string, StopSwitch>();
   const current = new Map<string, RunningTask>();
   /** Jobs running here and not yet handed back. */
   let running = 0;
@@ -105,17 +103,18 @@ export function createWorker(opts: WorkerOptions): Worker {
     const taskId = job.id;
     // Listen for a cancel before the task is marked running: cancel.lua only
     // publishes for running tasks, so no request can fall into a gap.
-    const cancel = new AbortController();
-    cancels.set(taskId, cancel);
+    const stop = new StopSwitch();
+    if (handingBack) stop.stop('shutdown');
+    stops.set(taskId, stop);
     try {
-      return await runJob(queue, job, release, cancel);
+      return await runJob(queue, job, release, stop);
     } finally {
-      cancels.delete(taskId);
+      stops.delete(taskId);
       current.delete(taskId);
     }
   };
 
-  const runJob = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, release: () => void, cancel: AbortController): Promise<JobResult> => {
+  const runJob = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, release: () => void, stop: StopSwitch): Promise<JobResult> => {
     const taskId = job.id;
     const verdict = await store.start(taskId, config.TASK_MAX_LOST);
     if (verdict.kind === 'missing') {
@@ -163,8 +162,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       logger: log,
       config,
       dispatcher: opts.egress,
-      shutdown: shutdown.signal,
-      cancel: cancel.signal,
+      stop,
       onProgress: progress.report,
     });
     await progress.flush();
@@ -218,7 +216,7 @@ export function createWorker(opts: WorkerOptions): Worker {
   }
 
   // A cancel request reaches every worker; the one running the task aborts it.
-  opts.subscriber.on('message', (_channel: string, taskId: string) => cancels.get(taskId)?.abort());
+  opts.subscriber.on('message', (_channel: string, taskId: string) => stops.get(taskId)?.stop('cancel'));
 
   return {
     async ready() {
@@ -236,7 +234,10 @@ export function createWorker(opts: WorkerOptions): Worker {
     running: () => running,
     current: () => [...current.values()],
     async close(graceMs) {
-      const handBack = setTimeout(() => shutdown.abort(), graceMs);
+      const handBack = setTimeout(() => {
+        handingBack = true;
+        for (const s of stops.values()) s.stop('shutdown');
+      }, graceMs);
       handBack.unref();
       // bee-queue's close waits for every job promise; a handed-back job never
       // settles, so stop waiting as soon as nothing runs here any more.

@@ -5,7 +5,7 @@ import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 /** node-redis v3 as bee-queue exposes it, callback style. */
 interface NodeRedis {
-  stream: { write(...args: unknown[]): boolean; destroy(): void; emit(event: string): boolean };
+  stream: { _write(...args: unknown[]): void; _writev(...args: unknown[]): void; destroy(): void; emit(event: string): boolean };
   ready: boolean;
   set(k: string, v: string, cb: (err: Error | null, r: string) => void): void;
   get(k: string, cb: (err: Error | null, r: string | null) => void): void;
@@ -37,20 +37,25 @@ describe('queue: autoCork (bee-queue client writes batched per tick)', () => {
     await redis.destroy();
   });
 
-  /** Socket writes made while `fn` runs and its replies arrive. */
+  /** Socket writes (syscalls: `_write` or `_writev` calls) made while `fn` runs and its replies arrive. */
   async function countWrites<T>(fn: () => Promise<T>): Promise<{ writes: number; result: T }> {
     const stream = client.stream;
-    const original = stream.write;
+    const { _write: one, _writev: many } = stream;
     let writes = 0;
-    stream.write = function (this: unknown, ...args: unknown[]) {
+    stream._write = function (this: unknown, ...args: unknown[]) {
       writes += 1;
-      return original.apply(this, args);
+      return one.apply(this, args);
+    };
+    stream._writev = function (this: unknown, ...args: unknown[]) {
+      writes += 1;
+      return many.apply(this, args);
     };
     try {
       const result = await fn();
       return { writes, result };
     } finally {
-      stream.write = original;
+      stream._write = one;
+      stream._writev = many;
     }
   }
 
@@ -72,13 +77,17 @@ describe('queue: autoCork (bee-queue client writes batched per tick)', () => {
     expect(after.writes).to.be.at.most(4);
   });
 
-  it('leaves MULTI (node-redis corks it itself) working inside a batched tick', async () => {
-    const [plain, tx] = await Promise.all([
-      call<string>((cb) => client.set('m', '1', cb)),
-      call<unknown[]>((cb) => client.multi().incr('m').get('m').exec(cb)),
-    ]);
-    expect(plain).to.equal('OK');
-    expect(tx).to.deep.equal([2, '2']);
+  it('sends a MULTI (which node-redis corks itself) in the same write as the tick’s other commands', async () => {
+    await call<string>((cb) => client.set('m', '0', cb));
+    const { writes, result } = await countWrites(() =>
+      Promise.all([
+        call<unknown[]>((cb) => client.multi().incr('m').get('m').exec(cb)),
+        call<string>((cb) => client.set('m2', '1', cb)),
+        call<unknown[]>((cb) => client.multi().incr('m').get('m').exec(cb)),
+      ]),
+    );
+    expect(result).to.deep.equal([[1, '1'], 'OK', [2, '2']]);
+    expect(writes).to.equal(1);
   });
 
   it('never sends a dropped connection’s batch on the next one', async () => {
