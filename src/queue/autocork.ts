@@ -1,26 +1,27 @@
 /**
  * Batches the socket writes of a bee-queue (node-redis v3) client.
  *
- * node-redis writes every command with its own `write()` syscall unless the
- * client is corked. A busy worker issues several bee-queue commands per job
- * (stall-guard SREM, job fetch HGET, the ack MULTI) from many jobs in the same
- * tick, and in the worker's profile those one-command writes were the largest
- * single item. Corking on the first write of a tick and uncorking on the next
- * tick sends them as one write, like ioredis's auto-pipelining; replies and
- * their order are unchanged (Redis answers a pipeline in order).
+ * node-redis writes every command with its own `write()` syscall. A busy
+ * worker issues several bee-queue commands per job (stall-guard SREM, job
+ * fetch HGET, the ack MULTI) from many jobs in the same tick, and in the
+ * worker's profile those one-command writes were the largest single item.
+ * The client's socket is corked on the first write of a tick and uncorked on
+ * the next tick, so everything written in between (MULTI blocks included,
+ * whose own cork/uncork nests inside ours) leaves in one `writev`, like
+ * ioredis's auto-pipelining; replies and their order are unchanged (Redis
+ * answers a pipeline in order).
+ *
+ * Only the socket is corked, never node-redis's own pipeline: the held bytes
+ * belong to that socket, so when a connection drops they go with it and can
+ * never reach the next one.
  */
 
 /** The parts of a node-redis v3 client this relies on. */
 interface CorkableClient {
   ready: boolean;
-  pipeline: boolean;
-  cork(): void;
-  uncork(): void;
   write(data: string | Buffer): void;
-  /** Commands written while corked, not yet on the socket. */
-  pipeline_queue: { length: number; shift(): unknown };
   /** Replaced on every reconnect. */
-  stream: { destroyed: boolean };
+  stream: { cork(): void; uncork(): void };
 }
 
 const PATCHED = Symbol('taskhook.autocork');
@@ -32,20 +33,14 @@ export function autoCork(client: unknown): void {
   const write = c.write;
   let corked = false;
   c.write = function corkingWrite(this: CorkableClient, data: string | Buffer): void {
-    // `pipeline` is node-redis's own cork (MULTI): it flushes that itself.
-    // Not ready = offline queue; node-redis replaces cork/uncork on reconnect,
-    // so they are looked up at call time.
-    if (!corked && this.ready && !this.pipeline) {
+    // Not ready: the ready check and offline queue go out as node-redis sends them.
+    if (!corked && this.ready) {
       corked = true;
       const stream = this.stream;
-      this.cork();
+      stream.cork();
       process.nextTick(() => {
         corked = false;
-        // `ready` is no test here: QUIT clears it right after its own write.
-        if (this.stream === stream && !stream.destroyed) return this.uncork();
-        // The connection dropped in between: node-redis fails or retries the
-        // commands themselves, and their bytes must not reach the next connection.
-        while (this.pipeline_queue.length > 0) this.pipeline_queue.shift();
+        stream.uncork();
       });
     }
     write.call(this, data);
