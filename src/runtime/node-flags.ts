@@ -8,6 +8,7 @@
  * 16 MiB semi-spaces under a worker's allocation rate and stays there. With
  * 4 MiB a worker held ~140–148 MiB RSS after 20,000 tasks instead of
  * ~160–177 MiB, with its CPU per task within the run-to-run noise
- * (docs/benchmarks.md, Memory).
+ * (docs/benchmarks.md, Memory). The old generation is capped from inside the
+ * process instead (heap.ts), so it needs no flag here.
  */
 export const WORKER_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=4']);
