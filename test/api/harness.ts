@@ -5,9 +5,11 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
 import type { Redis } from 'ioredis';
 import { request, type Agent } from 'undici';
 import { createApp, type AppDeps } from '../../src/api/app.js';
+import type { AuthState } from '../../src/api/auth.js';
 import { testConfig, type Config } from '../../src/config.js';
 import { checkUrl, createEgressAgent, egressPolicyFromConfig } from '../../src/egress/index.js';
 import { silentLogger } from '../../src/logger.js';
@@ -22,6 +24,8 @@ export const KEY_B = 'key-bravo-9876543210';
 export const sha256hex = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 export interface Harness {
+  /** The Koa app itself (for tests that inspect its routes). */
+  app: Koa<AuthState>;
   base: string;
   config: Config;
   redis: TestRedis;
@@ -34,9 +38,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions extends Pick<AppDeps, 'extraRouters'> {
+export interface HarnessOptions extends Pick<AppDeps, 'extraRouters' | 'metrics'> {
   /** Give the app a guarded egress agent (for routes that send, e.g. webhook tests). */
   withEgress?: boolean;
+  /** What the app submits through, given the real producer (to inject failures). */
+  wrapProducer?(producer: Producer): Producer;
+  /** Replaces the real callback URL check (to hold a request in flight). */
+  checkCallbackUrl?: AppDeps['checkCallbackUrl'];
 }
 
 export interface Reply {
@@ -70,16 +78,18 @@ export async function startApi(env: Record<string, string> = {}, opts: HarnessOp
     registry,
     redis: client,
     keys,
-    producer,
-    checkCallbackUrl: async (url) => void (await checkUrl(url, policy, { lookup })),
+    producer: opts.wrapProducer ? opts.wrapProducer(producer) : producer,
+    checkCallbackUrl: opts.checkCallbackUrl ?? (async (url) => void (await checkUrl(url, policy, { lookup }))),
     isShuttingDown: () => shuttingDown.value,
     extraRouters: opts.extraRouters ?? [],
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(egress ? { egress } : {}),
   });
   const server: Server = createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
+    app,
     base: `http://127.0.0.1:${port}`,
     config,
     redis,

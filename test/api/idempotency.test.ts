@@ -1,28 +1,16 @@
 /**
  * Idempotency-Key on the submit routes, through a real HTTP server and a real
- * Redis. The app is built here (not with startApi) so a test can hold a
- * request in flight (a gated callback check) and make the producer fail once.
+ * Redis. The harness is given a gated callback check (so a test can hold a
+ * request in flight) and a producer that can be made to fail.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { request } from 'undici';
-import { createApp } from '../../src/api/app.js';
 import { requestFingerprint } from '../../src/api/idempotency.js';
-import { testConfig } from '../../src/config.js';
 import { DependencyError } from '../../src/errors.js';
-import { silentLogger } from '../../src/logger.js';
-import { createProducer, type Producer } from '../../src/queue/producer.js';
-import { createKeys } from '../../src/store/keys.js';
-import { registry } from '../../tasks/index.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { KEY_A, KEY_B, call, expectProblem, fields, sha256hex, type Harness } from './harness.js';
+import { KEY_A, KEY_B, call, expectProblem, fields, sha256hex, startApi, type Harness } from './harness.js';
 
 describe('api: Idempotency-Key', () => {
-  let redis: TestRedis;
-  let server: Server;
-  let producer: Producer;
   let h: Harness;
   /** While set, callback URL checks wait for it: the request stays in flight. */
   let gate: Promise<void> | null = null;
@@ -30,56 +18,28 @@ describe('api: Idempotency-Key', () => {
   let failNextSubmits = 0;
 
   before(async () => {
-    redis = await startRedis();
-    const config = testConfig({ REDIS_URL: redis.url, REDIS_PREFIX: 'tht', API_KEYS: `${KEY_A},sha256:${sha256hex(KEY_B)}` });
-    const client = redis.client();
-    const keys = createKeys(config.REDIS_PREFIX);
-    producer = createProducer({ redis: client, keys, redisUrl: redis.url, stallIntervalMs: config.STALL_INTERVAL_MS });
-    const flaky: Producer = {
-      submit: async (tenant, tasks) => {
-        if (failNextSubmits > 0) {
-          failNextSubmits -= 1;
-          throw new DependencyError('queue_unavailable', 'injected');
-        }
-        return producer.submit(tenant, tasks);
+    h = await startApi(
+      {},
+      {
+        wrapProducer: (producer) => ({
+          submit: async (tenant, tasks) => {
+            if (failNextSubmits > 0) {
+              failNextSubmits -= 1;
+              throw new DependencyError('queue_unavailable', 'injected');
+            }
+            return producer.submit(tenant, tasks);
+          },
+          retry: (task) => producer.retry(task),
+          removeJob: (queue, id) => producer.removeJob(queue, id),
+          close: () => producer.close(),
+        }),
+        checkCallbackUrl: async () => {
+          if (gate) await gate;
+        },
       },
-      retry: (task) => producer.retry(task),
-      removeJob: (queue, id) => producer.removeJob(queue, id),
-      close: () => producer.close(),
-    };
-    const app = createApp({
-      config,
-      logger: silentLogger(),
-      registry,
-      redis: client,
-      keys,
-      producer: flaky,
-      checkCallbackUrl: async () => {
-        if (gate) await gate;
-      },
-      isShuttingDown: () => false,
-    });
-    server = createServer(app.callback());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    h = {
-      base: `http://127.0.0.1:${port}`,
-      config,
-      redis,
-      client,
-      keys,
-      producer,
-      shuttingDown: { value: false },
-      close: async () => undefined,
-    };
+    );
   });
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await producer.close();
-    h.client.disconnect();
-    await redis.destroy();
-  });
+  after(() => h.close());
   beforeEach(async () => {
     gate = null;
     failNextSubmits = 0;
