@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { logPath, type ProcessGroup } from './procs.js';
-import { WORKER_NODE_FLAGS } from '../../src/runtime/node-flags.js';
 
 export const BENCH_API_KEY = 'bench-key';
 export const BENCH_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -113,9 +112,7 @@ export async function waitReady(url: string, proc: ChildProcess | null, timeoutM
 
 /** Starts a worker process (readiness is the caller's business: e.g. a warm-up task). */
 export function startWorker(opts: ProcOptions): ChildProcess {
-  // Started as docker-compose.yml starts it, with the worker's Node flags.
-  const nodeArgs = [...WORKER_NODE_FLAGS, ...profArgs(opts)];
-  return opts.group.node(WORKER(), { env: opts.env, nodeArgs, logFile: logPath(opts.logDir, opts.name), compiled });
+  return opts.group.node(WORKER(), { env: opts.env, nodeArgs: profArgs(opts), logFile: logPath(opts.logDir, opts.name), compiled });
 }
 
 /** The main thread's profile in a --cpu-prof dir (`CPU.<date>.<time>.<pid>.<tid 0>.<seq>.cpuprofile`). */

@@ -7,9 +7,11 @@
  * garbage not yet collected. A fixed step of 60% keeps the heap at ~45 MiB
  * (~110 MiB RSS) at about the same CPU per task (docs/benchmarks.md, Memory).
  *
- * This flag is read at every full GC, so unlike the young-generation size
- * (node-flags.ts) it can be set from inside the running process, and it then
- * applies however the worker was started (compose, npm, the CLI).
+ * This flag is read at every full GC, so it can be set from inside the
+ * running process, and it then applies however the worker was started
+ * (compose, npm, the CLI). The young generation keeps V8's default size (two
+ * 16 MiB semi-spaces): capping it at 4 MiB saved ~23 MiB RSS but cost ~15% of
+ * a busy worker's CPU in scavenges (docs/benchmarks.md, Memory).
  */
 import { setFlagsFromString } from 'node:v8';
 

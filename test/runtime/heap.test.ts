@@ -22,6 +22,7 @@ function maxHeapMiB(percent: number): number {
       if (i % 50 === 0) max = Math.max(max, getHeapStatistics().total_heap_size);
     }
     process.stdout.write(String(max / 2 ** 20));`;
+  // A small young generation, so the heap size read is the old generation's.
   const out = execFileSync(process.execPath, ['--max-semi-space-size=4', '--import', 'tsx', '--input-type=module', '-e', probe], { encoding: 'utf8' });
   return Number(out);
 }
