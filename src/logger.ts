@@ -31,23 +31,48 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'LOG_FORMAT'>, s
 
 type LevelMethod = (this: Logger, ...args: unknown[]) => Logger;
 
+/** Where a gated logger keeps its cached level check (see `logs`). */
+const ENABLED = Symbol('taskhook.levelEnabled');
+type LevelCheck = (self: Logger, level: string) => boolean;
+
 /**
  * winston builds the entry and pushes it through its stream before the level
  * filter drops it: at `LOG_LEVEL=warn` the worker's line per task still cost
  * ~5% of its CPU. Checking the level first makes a disabled call nearly free.
- * Each `createLogger` has its own prototype (children inherit it), so this
- * touches no other logger.
+ * winston's own `isLevelEnabled` walks the transports with a new closure on
+ * every call, so its answer is kept per configured level (the transports are
+ * fixed at creation). Each `createLogger` has its own prototype (children
+ * inherit it), so this touches no other logger.
  */
 function gateLevels(logger: Logger): Logger {
   const proto = Object.getPrototypeOf(logger) as Record<string, LevelMethod>;
+  /** configured level → message level → enabled. */
+  const known = new Map<string, Map<string, boolean>>();
+  const enabled = (self: Logger, level: string): boolean => {
+    let byLevel = known.get(self.level);
+    if (!byLevel) known.set(self.level, (byLevel = new Map()));
+    let on = byLevel.get(level);
+    if (on === undefined) byLevel.set(level, (on = self.isLevelEnabled(level)));
+    return on;
+  };
+  (proto as unknown as Record<symbol, LevelCheck>)[ENABLED] = enabled;
   for (const level of Object.keys(logger.levels)) {
     const write = proto[level];
     if (typeof write !== 'function') continue;
     proto[level] = function gated(this: Logger, ...args: unknown[]): Logger {
-      return this.isLevelEnabled(level) ? write.apply(this, args) : this;
+      return enabled(this, level) ? write.apply(this, args) : this;
     };
   }
   return logger;
+}
+
+/**
+ * Whether `logger` writes `level`: for fields that are costly to build (a
+ * parsed URL, say) on a path that runs per task but is rarely logged.
+ */
+export function logs(logger: Logger, level: string): boolean {
+  const check = (logger as unknown as Record<symbol, LevelCheck | undefined>)[ENABLED];
+  return check ? check(logger, level) : logger.isLevelEnabled(level);
 }
 
 /** A logger that drops everything (library use, tests). */

@@ -7,7 +7,7 @@
  */
 import type { Dispatcher as HttpDispatcher } from 'undici';
 import type { Logger } from '../logger.js';
-import { redactUrl } from '../logger.js';
+import { logs, redactUrl } from '../logger.js';
 import { coerceError } from '../errors.js';
 import type { AttemptRecord, ClaimedDelivery, Outbox } from './outbox.js';
 import type { RetryPolicy } from './policy.js';
@@ -67,12 +67,19 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   let timer: NodeJS.Timeout | null = null;
   let idle: (() => void) | null = null;
 
+  /** Host of each URL seen lately: most callbacks go to a few URLs, and parsing one per attempt showed in profiles. */
+  const hosts = new Map<string, string>();
   const hostOf = (url: string): string => {
+    let host = hosts.get(url);
+    if (host !== undefined) return host;
     try {
-      return new URL(url).host;
+      host = new URL(url).host;
     } catch {
-      return '';
+      host = '';
     }
+    if (hosts.size >= 1000) hosts.clear();
+    hosts.set(url, host);
+    return host;
   };
 
   const release = (d: ClaimedDelivery, delayMs: number): void => {
@@ -128,6 +135,8 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     }
     await opts.outbox.record(d.id, record, nextAt);
     opts.onAttempt?.(d, record);
+    // A success is logged at debug only: skip parsing the URL for a line that is dropped.
+    if (record.outcome === 'delivered' && !logs(opts.logger, 'debug')) return;
     const meta = { delivery_id: d.id, task_id: d.taskId, attempt: n, url: redactUrl(d.url), status_code: record.status_code, outcome: record.outcome };
     if (record.outcome === 'delivered') opts.logger.debug('callback delivered', meta);
     else if (record.outcome === 'retry') opts.logger.info('callback attempt failed; will retry', { ...meta, error: record.error, next_at: nextAt });

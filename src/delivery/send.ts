@@ -125,29 +125,52 @@ class Deadline extends EventEmitter {
   }
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: false });
+
 /**
  * Reads at most `max` bytes, then destroys the stream: undici then drops the
- * socket instead of draining an arbitrarily large body into it.
+ * socket instead of draining an arbitrarily large body into it. Plain stream
+ * events, not `for await`: the async iterator and its end-of-stream plumbing
+ * were most of what one attempt allocated.
  */
-async function readExcerpt(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    if (max > 0) {
-      for await (const chunk of body) {
-        const buf = chunk as Buffer;
-        const room = Math.min(max, EXCERPT_BYTES) - total;
-        if (room > 0) chunks.push(buf.subarray(0, room));
-        total += buf.length;
-        if (total >= max) break;
-      }
-    }
-  } finally {
-    // Skipped after a complete read (the connection is kept alive then).
-    // undici's body emits an AbortError when destroyed early: expected here.
-    if (!body.destroyed && (max === 0 || total >= max)) body.on('error', () => {}).destroy();
+function readExcerpt(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+  // undici's body emits an AbortError when destroyed early: expected here.
+  const discard = (): void => void body.on('error', () => {}).destroy();
+  if (max <= 0) {
+    discard();
+    return Promise.resolve('');
   }
-  return new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks));
+  const keep = Math.min(max, EXCERPT_BYTES);
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let total = 0;
+  return new Promise<string>((resolve, reject) => {
+    let settled = false;
+    const finish = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 0 ? '' : UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    };
+    const onData = (chunk: Buffer): void => {
+      if (kept < keep) {
+        const piece = chunk.subarray(0, keep - kept);
+        chunks.push(piece);
+        kept += piece.length;
+      }
+      total += chunk.length;
+      if (total >= max) {
+        finish();
+        discard();
+      }
+    };
+    // A complete read leaves the stream alone: the connection is kept alive then.
+    const onEnd = (): void => finish();
+    const onError = (err: Error): void => finish(err);
+    const onClose = (): void => finish(new Error('response body closed before its end'));
+    body.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+  });
 }
 
 function keptHeaders(raw: Dispatcher.ResponseData['headers'], url: string): Record<string, string> {

@@ -63,10 +63,9 @@ export interface TaskStore {
   setProgress(taskId: string, percent: number): Promise<void>;
 }
 
-function pairs(flat: string[], from: number): TaskFields {
-  const out: TaskFields = {};
-  for (let i = from; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
-  return out;
+/** The record as start.lua returns it: one JSON object of string fields. */
+function parseRecord(json: string | undefined): TaskFields {
+  return JSON.parse(json ?? '{}') as TaskFields;
 }
 
 function flatten(deliveries: readonly OutboxEntry[]): string[] {
@@ -88,11 +87,11 @@ export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
       const r = await callScript<string[]>(redis, 'start', [keys.task(taskId)], [Date.now(), maxLost]);
       switch (r[0]) {
         case 'run':
-          return { kind: 'run', fields: pairs(r, 1) };
+          return { kind: 'run', fields: parseRecord(r[1]) };
         case 'lost':
-          return { kind: 'lost', fields: pairs(r, 1) };
+          return { kind: 'lost', fields: parseRecord(r[1]) };
         case 'cancel':
-          return { kind: 'cancel', fields: pairs(r, 1) };
+          return { kind: 'cancel', fields: parseRecord(r[1]) };
         case 'done':
           return { kind: 'done', status: r[1] ?? '' };
         default:

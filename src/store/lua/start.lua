@@ -4,35 +4,35 @@ KEYS[1] task hash
 ARGV[1] now (epoch ms)
 ARGV[2] how many lost workers a task may survive (TASK_MAX_LOST)
 
-Returns {verdict, fields...}:
-  {"missing"}                          no record (expired or never written)
-  {"done", status}                     already terminal: a re-run after a crash between outcome and ack
-  {"lost", lost, field, value, ...}    found `running` too many times: caller fails it with worker_lost
-  {"cancel", field, value, ...}        cancelled while queued or lost: caller ends it as cancelled
-  {"run", field, value, ...}           now running; the flattened record follows
+Returns {verdict, record}:
+  {"missing"}                 no record (expired or never written)
+  {"done", status}            already terminal: a re-run after a crash between outcome and ack
+  {"lost", record JSON}       found `running` too many times: caller fails it with worker_lost
+  {"cancel", record JSON}     cancelled while queued or lost: caller ends it as cancelled
+  {"run", record JSON}        now running
+The record is one JSON object of the hash's fields (all strings): one reply
+string for the worker to parse, instead of a reply array of every field and
+value turned into an object in JavaScript.
 A record found in `running` means the previous run's worker died without an
 outcome (bee-queue re-queued the stalled job), so `lost` grows by one.
 ]]
+local function record()
+  local flat = redis.call("hgetall", KEYS[1])
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return cjson.encode(t)
+end
+
 local status = redis.call("hget", KEYS[1], "status")
 if not status then return {"missing"} end
 if status == "completed" or status == "failed" or status == "cancelled" then
   return {"done", status}
 end
-if redis.call("hexists", KEYS[1], "cancel") == 1 then
-  local out = {"cancel"}
-  for _, v in ipairs(redis.call("hgetall", KEYS[1])) do out[#out + 1] = v end
-  return out
-end
+if redis.call("hexists", KEYS[1], "cancel") == 1 then return {"cancel", record()} end
 if status == "running" then
   local lost = redis.call("hincrby", KEYS[1], "lost", 1)
-  if lost > tonumber(ARGV[2]) then
-    local out = {"lost"}
-    for _, v in ipairs(redis.call("hgetall", KEYS[1])) do out[#out + 1] = v end
-    return out
-  end
+  if lost > tonumber(ARGV[2]) then return {"lost", record()} end
 end
 redis.call("hincrby", KEYS[1], "runs", 1)
 redis.call("hset", KEYS[1], "status", "running", "started", ARGV[1])
-local out = {"run"}
-for _, v in ipairs(redis.call("hgetall", KEYS[1])) do out[#out + 1] = v end
-return out
+return {"run", record()}
