@@ -10,8 +10,9 @@
  * the Node flags of `src/runtime/node-flags.ts` when that revision has them).
  * Per run: sustained callbacks/s and drain of a closed loop (50 connections),
  * CPU ms per task per process, Redis traffic per task (commands, socket
- * reads: counts, so exact whatever the machine's speed), submit → callback p50/p99 at a paced rate, and
- * worker RSS at the end.
+ * reads: counts, so exact whatever the machine's speed), the worker's garbage
+ * collections per task (from its METRICS_PORT), submit → callback p50/p99 at a
+ * paced rate, and worker RSS at the end.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { BENCH_API_KEY, productEnv, waitReady } from './lib/taskhook.js';
 import { latency, throughput, warmUp } from './lib/phases.js';
 import { cpuMeter } from './lib/cpu.js';
 import { redisTrafficMeter } from './lib/redis-traffic.js';
+import { gcMeter } from './lib/gc-meter.js';
 import { aggregate, fmtAgg } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -110,21 +112,28 @@ async function main(): Promise<void> {
       const api = group.node(join(b.dir, 'dist/src/bin/api.js'), { env, logFile: logPath(logDir, `${b.rev}-api-${rep}`), compiled: true });
       const url = `http://127.0.0.1:${port}`;
       await waitReady(url, api, 30_000);
-      const worker = group.node(join(b.dir, 'dist/src/bin/worker.js'), { env, nodeArgs: b.workerFlags, logFile: logPath(logDir, `${b.rev}-worker-${rep}`), compiled: true });
+      const metricsPort = await freePort();
+      const workerEnv = { ...env, METRICS_PORT: String(metricsPort) };
+      const worker = group.node(join(b.dir, 'dist/src/bin/worker.js'), { env: workerEnv, nodeArgs: b.workerFlags, logFile: logPath(logDir, `${b.rev}-worker-${rep}`), compiled: true });
       try {
         const t = { api: url, apiKey: BENCH_API_KEY, taskType: 'debug.echo', taskData: { n: 1 }, callbackUrls: [receiver.url(0)] };
         await warmUp(load, receiver, t, 2000);
         const meter = cpuMeter({ api: [api.pid], worker: [worker.pid], redis: [redis.pid()], 'load+receiver': [load.pid, receiver.pid] });
         const traffic = await redisTrafficMeter(stats);
+        const gc = await gcMeter(`http://127.0.0.1:${metricsPort}/metrics`);
         const tp = await throughput(load, receiver, t, 50, Number(values.seconds) * 1000);
         const cpu = meter.stop(tp.callbacks);
         const rt = await traffic.stop(tp.callbacks);
+        const g = await gc.stop(tp.callbacks);
         const l = await latency(load, receiver, t, Number(values.rate), 5000, 15_000);
         add(b, 'callbacks/s', tp.callbacksPerSec);
         add(b, 'drain s', tp.drainSec);
         for (const [k, v] of Object.entries(cpu)) add(b, `CPU ms/task ${k}`, v);
         add(b, 'Redis commands/task (scripts included)', rt.commands);
         add(b, 'Redis socket reads/task', rt.reads);
+        add(b, 'worker scavenges per 1,000 tasks', g.minorPerKTasks);
+        add(b, 'worker full GCs per 1,000 tasks', g.majorPerKTasks);
+        add(b, 'worker GC ms per task', g.msPerTask);
         add(b, `p50 ms @${values.rate}/s`, l.submitToCallbackMs.p50);
         add(b, `p99 ms @${values.rate}/s`, l.submitToCallbackMs.p99);
         add(b, 'worker RSS MiB', rssMiB(worker.pid));
@@ -136,7 +145,8 @@ async function main(): Promise<void> {
   }
 
   const keys = Object.keys(rows.get(base.name) ?? {});
-  const digits = (k: string): number => (k.startsWith('CPU') ? 3 : k.startsWith('drain') || k.startsWith('Redis') ? 1 : 0);
+  const digits = (k: string): number =>
+    k.startsWith('CPU') || k.includes('GC ms') ? 3 : k.startsWith('drain') || k.startsWith('Redis') || k.includes('per 1,000') ? 1 : 0;
   const lines = [`| measure (median, min–max of ${values.reps}) | ${base.name} | ${head.name} |`, '| --- | --- | --- |'];
   for (const k of keys) {
     const cell = (b: Build) => fmtAgg(aggregate(rows.get(b.name)?.[k] ?? []), digits(k));

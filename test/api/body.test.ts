@@ -79,6 +79,9 @@ describe('api: JSON request bodies', () => {
       ['{"task_type":"debug.echo","task_data":{"a":[{"__proto__":{"polluted":"yes"}}]}}', 'task_data.a.0.__proto__'],
       ['{"task_type":"debug.echo","metadata":{"constructor":{"prototype":{"polluted":"yes"}}}}', 'metadata.constructor'],
       ['{"tasks":[{"task_type":"debug.echo","task_data":{"prototype":1}}]}', 'tasks.0.task_data.prototype'],
+      // Spelled with \u escapes: JSON.parse decodes them to the same names.
+      ['{"task_type":"debug.echo","metadata":{"\\u005f_proto__":{"polluted":"yes"}}}', 'metadata.__proto__'],
+      ['{"task_type":"debug.echo","task_data":{"constr\\u0075ctor":1}}', 'task_data.constructor'],
     ];
     for (const [body, field] of cases) {
       const path = body.startsWith('{"tasks"') ? '/api/v1/tasks/batch' : '/api/v1/tasks';
