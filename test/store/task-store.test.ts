@@ -2,27 +2,19 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { createKeys } from '../../src/store/keys.js';
 import { createTaskStore, type TaskStore } from '../../src/store/task-store.js';
+import { taskRecordFields } from '../../src/queue/producer.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
-/** Values a record really holds: JSON with every kind of character a client may send. */
-const record = {
-  id: 't1',
-  type: 'debug.echo',
+/** A record as the producer writes it, with every kind of character a client may send. */
+const record = taskRecordFields('t1', 'abcd', {
+  task_type: 'debug.echo',
   queue: 'debug',
-  tenant: 'abcd',
-  project: '',
-  status: 'queued',
-  data: JSON.stringify({ s: 'é 🎬 "quoted" back\\slash /path \u2028 \u0000 \t', n: 12345678901234567890 }),
-  meta: '{"k":"v","empty":""}',
-  cb: 'https://x.example/cb?token=a&b=c',
-  opts: '{}',
-  created: '1700000000000',
-  progress: '0',
-  runs: '0',
-  lost: '0',
-  gen: '1',
-  trace: '',
-};
+  task_data: { s: 'é 🎬 "quoted" back\\slash /path \u2028 \u0000 \t', n: 12345678901234567890 },
+  callback_url: 'https://x.example/cb?token=a&b=c',
+  metadata: { k: 'v', empty: '' },
+  project_id: null,
+  options: {},
+}, 1_700_000_000_000);
 
 describe('store: task store start', () => {
   let redis: TestRedis;
@@ -47,7 +39,7 @@ describe('store: task store start', () => {
     const fields = (v as { fields: Record<string, string> }).fields;
     expect(fields).to.deep.equal({ ...record, status: 'running', runs: '1', started: fields.started });
     expect(Number(fields.started)).to.be.closeTo(Date.now(), 5000);
-    expect(JSON.parse(fields.data ?? '')).to.deep.equal(JSON.parse(record.data));
+    expect(JSON.parse(fields.data ?? '')).to.deep.equal(JSON.parse(record.data ?? ''));
   });
 
   it('missing, done, cancel and lost verdicts', async () => {
