@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { parseConfig } from '../config.js';
 import { createKeys } from '../store/keys.js';
-import { connectRedis } from '../runtime/redis.js';
+import { closeRedis, connectRedis } from '../runtime/redis.js';
 import { readTop, type TopSnapshot } from './top-data.js';
 import { EXIT_OK, intFlag, parseFlags, type CliIo } from './io.js';
 
@@ -66,7 +66,7 @@ export async function runTop(argv: string[], io: CliIo): Promise<number> {
     }
     return EXIT_OK;
   } finally {
-    await redis.quit().catch(() => redis.disconnect());
+    await closeRedis(redis);
   }
 }
 

@@ -44,6 +44,27 @@ export async function connectRedis(url: string, timeoutMs = 3000): Promise<Redis
 }
 
 /**
+ * Closes a client made by `connectRedis`: QUIT when connected (waiting at
+ * most `timeoutMs`), otherwise drop the socket. Its commands wait for a
+ * reconnect (`maxRetriesPerRequest: null`), so a QUIT sent while Redis is
+ * down would wait forever and hold up a shutdown.
+ */
+export async function closeRedis(redis: Redis, timeoutMs = 2000): Promise<void> {
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  const timer = setTimeout(() => redis.disconnect(), timeoutMs);
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Waits until a just-started redis-server at `url` answers PING (it answers
  * LOADING while replaying its AOF). Gives up after `timeoutMs`, or at once when
  * `failed()` says the process is gone (its message is the error).

@@ -24,13 +24,19 @@ const workerProcess = () => import('./worker-process.js');
 /**
  * Signal handlers go in before anything starts, so a SIGTERM during start-up
  * also drains (what has started so far) instead of killing the process. Each
- * started part registers how to stop it; they stop in reverse order.
+ * started part registers how to stop it; they stop in reverse order. The API
+ * and the worker may each use the whole grace period, one after the other;
+ * a drain past both plus 10 s is stuck and the process exits.
  */
-function shutdownPlan(logger: Logger): { add(stop: () => Promise<void>): void } {
+function shutdownPlan(logger: Logger, graceMs: number): { add(stop: () => Promise<void>): void } {
   const stops: (() => Promise<void>)[] = [];
-  onShutdownSignals(logger, async () => {
-    for (const stop of stops.reverse()) await stop();
-  });
+  onShutdownSignals(
+    logger,
+    async () => {
+      for (const stop of stops.reverse()) await stop();
+    },
+    2 * graceMs + 10_000,
+  );
   return { add: (stop) => void stops.push(stop) };
 }
 
@@ -38,7 +44,7 @@ function shutdownPlan(logger: Logger): { add(stop: () => Promise<void>): void } 
 export async function runApi(env: Env = process.env): Promise<void> {
   const config = parseConfig(env);
   const logger = createLogger(config, 'taskhook-api');
-  const plan = shutdownPlan(logger);
+  const plan = shutdownPlan(logger, config.SHUTDOWN_GRACE_MS);
   const services = await createServices(config, logger);
   plan.add(() => services.close());
   const { startApiProcess } = await apiProcess();
@@ -61,7 +67,7 @@ export async function runWorker(options: RunWorkerOptions = {}, env: Env = proce
   const config = parseConfig(merged);
   applyHeapGrowth(config.WORKER_HEAP_GROWTH_PERCENT);
   const logger = createLogger(config, 'taskhook-worker');
-  const plan = shutdownPlan(logger);
+  const plan = shutdownPlan(logger, config.SHUTDOWN_GRACE_MS);
   const services = await createServices(config, logger);
   plan.add(() => services.close());
   const { startWorkerProcess } = await workerProcess();
@@ -83,7 +89,7 @@ export async function runAll(env: Env = process.env): Promise<void> {
   const config = parseConfig(env);
   applyHeapGrowth(config.WORKER_HEAP_GROWTH_PERCENT);
   const logger = createLogger(config, 'taskhook');
-  const plan = shutdownPlan(logger);
+  const plan = shutdownPlan(logger, config.SHUTDOWN_GRACE_MS);
   let services: Services;
   try {
     services = await createServices(config, logger);

@@ -17,7 +17,7 @@ import { createEndpointDirectory } from '../delivery/endpoints.js';
 import { createSubscriptionMatcher, type SubscriptionMatcher } from '../delivery/subscriptions.js';
 import { createSigner } from '../delivery/sign.js';
 import { createEgressAgent, egressPolicyFromConfig, checkUrl, type EgressPolicy } from '../egress/index.js';
-import { checkRedisSafety, connectRedis } from './redis.js';
+import { checkRedisSafety, closeRedis, connectRedis } from './redis.js';
 import { hostname } from 'node:os';
 import { createMetrics, statusClass, type Metrics } from '../metrics/metrics.js';
 import { queueGaugeCollector } from '../metrics/queue-gauges.js';
@@ -93,7 +93,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       }),
     async close() {
       await egress.close().catch(() => undefined);
-      await redis.quit().catch(() => redis.disconnect());
+      await closeRedis(redis);
     },
   };
 }

@@ -1,11 +1,13 @@
 /**
  * Two-stage shutdown: the first SIGTERM/SIGINT drains (the handler decides
- * how), a second one exits at once.
+ * how), a second one exits at once. A drain that is still running after
+ * `deadlineMs` (something waiting on a dependency that is gone) ends the
+ * process with exit code 1 and says so, instead of leaving it half-stopped.
  */
 import type { Logger } from '../logger.js';
 import { coerceError } from '../errors.js';
 
-export function onShutdownSignals(logger: Logger, drain: (signal: string) => Promise<void>): void {
+export function onShutdownSignals(logger: Logger, drain: (signal: string) => Promise<void>, deadlineMs?: number): void {
   let draining = false;
   const handle = (signal: NodeJS.Signals): void => {
     if (draining) {
@@ -14,6 +16,12 @@ export function onShutdownSignals(logger: Logger, drain: (signal: string) => Pro
     }
     draining = true;
     logger.info(`${signal} received: draining (send it again to exit at once)`);
+    if (deadlineMs !== undefined) {
+      setTimeout(() => {
+        logger.error(`shutdown did not finish within ${deadlineMs} ms; exiting`);
+        process.exit(1);
+      }, deadlineMs).unref();
+    }
     drain(signal).then(
       () => process.exit(0),
       (err: unknown) => {

@@ -113,6 +113,11 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   await checkMediaTools(services.config, opts.registry, queues);
   const dispatcher = opts.deliver ? services.createDispatcher() : null;
   const done = new Map<string, number>();
+  // A duplicate gets none of the shared client's listeners. Without one,
+  // ioredis prints every failed reconnect with a stack trace. The same outage
+  // is already logged through the shared client.
+  const subscriber = services.redis.duplicate();
+  subscriber.on('error', () => undefined);
   const worker = createWorker({
     config: services.config,
     logger: services.logger,
@@ -121,7 +126,7 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
     store: countingStore(services.store, done),
     subscriptions: services.subscriptions,
     metrics: services.metrics,
-    subscriber: services.redis.duplicate(),
+    subscriber,
     dispatcher,
     egress: services.egress,
     queues,

@@ -95,6 +95,15 @@ describe('e2e: crashes, restarts and shutdown', function () {
     expect(got?.json).to.include({ event: 'task.completed', task_id: id });
   });
 
+  it('on SIGTERM while Redis is down, still exits (does not wait for Redis forever)', async () => {
+    const w = await worker({ SHUTDOWN_GRACE_MS: '1000' });
+    await redis.stop();
+    await sleep(300);
+    w.kill('SIGTERM');
+    const outcome = await Promise.race([exited(w), sleep(15_000).then(() => 'still running')]);
+    expect(outcome).to.equal(0);
+  });
+
   it('hands a task that outlives the grace period back to the queue; another worker finishes it', async () => {
     const w = await worker({ SHUTDOWN_GRACE_MS: '300' });
     const res = await stack.post('/api/v1/tasks', { task_type: 'debug.sleep', task_data: { ms: 2500 }, callback_url: receiver.url });
