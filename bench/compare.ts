@@ -15,19 +15,17 @@
  * paced rate, and worker RSS at the end.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createProcessGroup, logPath } from './lib/procs.js';
+import { createProcessGroup, logPath, rssMiB } from './lib/procs.js';
 import { startRedisServer, freePort } from './lib/redis-server.js';
 import { startReceiver } from './lib/receiver.js';
 import { startLoadGenerator } from './lib/loadgen.js';
 import { BENCH_API_KEY, productEnv, waitReady } from './lib/taskhook.js';
-import { latency, throughput, warmUp } from './lib/phases.js';
-import { cpuMeter } from './lib/cpu.js';
-import { redisTrafficMeter } from './lib/redis-traffic.js';
+import { latency, meteredThroughput, warmUp } from './lib/phases.js';
 import { gcMeter } from './lib/gc-meter.js';
 import { aggregate, fmtAgg } from './lib/stats.js';
 
@@ -87,9 +85,6 @@ async function prepare(name: string, rev: string): Promise<Build> {
   return b;
 }
 
-const rssMiB = (pid: number | undefined): number =>
-  Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN) / 1024);
-
 async function main(): Promise<void> {
   const base = await prepare('base', values.base as string);
   const head = await prepare('head', values.head as string);
@@ -99,9 +94,12 @@ async function main(): Promise<void> {
   const stats = redis.client();
   const load = await startLoadGenerator(group, logDir);
   const rows = new Map<string, Record<string, number[]>>(builds.map((b) => [b.name, {}]));
-  const add = (b: Build, k: string, v: number): void => {
+  /** Decimals each row is printed with, set where the row is added. */
+  const digits = new Map<string, number>();
+  const add = (b: Build, k: string, v: number, decimals = 0): void => {
     const r = rows.get(b.name) as Record<string, number[]>;
     (r[k] ??= []).push(v);
+    digits.set(k, decimals);
   };
 
   for (let rep = 0; rep < Number(values.reps); rep++) {
@@ -118,22 +116,19 @@ async function main(): Promise<void> {
       try {
         const t = { api: url, apiKey: BENCH_API_KEY, taskType: 'debug.echo', taskData: { n: 1 }, callbackUrls: [receiver.url(0)] };
         await warmUp(load, receiver, t, 2000);
-        const meter = cpuMeter({ api: [api.pid], worker: [worker.pid], redis: [redis.pid()], 'load+receiver': [load.pid, receiver.pid] });
-        const traffic = await redisTrafficMeter(stats);
         const gc = await gcMeter(`http://127.0.0.1:${metricsPort}/metrics`);
-        const tp = await throughput(load, receiver, t, 50, Number(values.seconds) * 1000);
-        const cpu = meter.stop(tp.callbacks);
-        const rt = await traffic.stop(tp.callbacks);
+        const parts = { api: [api.pid], worker: [worker.pid], redis: [redis.pid()], 'load+receiver': [load.pid, receiver.pid] };
+        const { throughput: tp, cpuMsPerTask: cpu, redis: rt } = await meteredThroughput(load, receiver, t, 50, Number(values.seconds) * 1000, parts, stats);
         const g = await gc.stop(tp.callbacks);
         const l = await latency(load, receiver, t, Number(values.rate), 5000, 15_000);
         add(b, 'callbacks/s', tp.callbacksPerSec);
-        add(b, 'drain s', tp.drainSec);
-        for (const [k, v] of Object.entries(cpu)) add(b, `CPU ms/task ${k}`, v);
-        add(b, 'Redis commands/task (scripts included)', rt.commands);
-        add(b, 'Redis socket reads/task', rt.reads);
-        add(b, 'worker scavenges per 1,000 tasks', g.minorPerKTasks);
-        add(b, 'worker full GCs per 1,000 tasks', g.majorPerKTasks);
-        add(b, 'worker GC ms per task', g.msPerTask);
+        add(b, 'drain s', tp.drainSec, 1);
+        for (const [k, v] of Object.entries(cpu)) add(b, `CPU ms/task ${k}`, v, 3);
+        add(b, 'Redis commands/task (scripts included)', rt.commands, 1);
+        add(b, 'Redis socket reads/task', rt.reads, 1);
+        add(b, 'worker scavenges per 1,000 tasks', g.minorPerKTasks, 1);
+        add(b, 'worker full GCs per 1,000 tasks', g.majorPerKTasks, 1);
+        add(b, 'worker GC ms per task', g.msPerTask, 3);
         add(b, `p50 ms @${values.rate}/s`, l.submitToCallbackMs.p50);
         add(b, `p99 ms @${values.rate}/s`, l.submitToCallbackMs.p99);
         add(b, 'worker RSS MiB', rssMiB(worker.pid));
@@ -145,11 +140,9 @@ async function main(): Promise<void> {
   }
 
   const keys = Object.keys(rows.get(base.name) ?? {});
-  const digits = (k: string): number =>
-    k.startsWith('CPU') || k.includes('GC ms') ? 3 : k.startsWith('drain') || k.startsWith('Redis') || k.includes('per 1,000') ? 1 : 0;
   const lines = [`| measure (median, min–max of ${values.reps}) | ${base.name} | ${head.name} |`, '| --- | --- | --- |'];
   for (const k of keys) {
-    const cell = (b: Build) => fmtAgg(aggregate(rows.get(b.name)?.[k] ?? []), digits(k));
+    const cell = (b: Build) => fmtAgg(aggregate(rows.get(b.name)?.[k] ?? []), digits.get(k) ?? 0);
     lines.push(`| ${k} | ${cell(base)} | ${cell(head)} |`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);

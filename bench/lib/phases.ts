@@ -14,6 +14,9 @@ import { rssMiB } from './procs.js';
 import type { ReceiverHandle } from './receiver.js';
 import type { ReceiverRecord } from './receiver-protocol.js';
 import { freePort } from './redis-server.js';
+import type { Redis } from 'ioredis';
+import { cpuMeter, type CpuParts } from './cpu.js';
+import { redisTrafficMeter, type RedisTraffic } from './redis-traffic.js';
 import { BENCH_API_KEY, productEnv, startApi, startWorker, type ApiProc } from './taskhook.js';
 
 export interface StackOptions {
@@ -129,6 +132,35 @@ export async function throughput(load: LoadGenerator, receiver: ReceiverHandle, 
     complete: first.size >= r.accepted,
     statuses: r.statuses,
   };
+}
+
+export interface MeteredThroughput {
+  throughput: ThroughputResult;
+  /** CPU ms per callback in each named group of processes (and `total`). */
+  cpuMsPerTask: CpuParts;
+  /** Redis traffic per callback. */
+  redis: RedisTraffic;
+}
+
+/**
+ * `throughput` with what each task cost around it: CPU per process group
+ * (load and drain) and Redis traffic (read with `stats`, a client of the
+ * stack's Redis that nothing else uses).
+ */
+export async function meteredThroughput(
+  load: LoadGenerator,
+  receiver: ReceiverHandle,
+  t: SubmitTarget,
+  connections: number,
+  durationMs: number,
+  cpuParts: Record<string, (number | undefined)[]>,
+  stats: Redis,
+): Promise<MeteredThroughput> {
+  const meter = cpuMeter(cpuParts);
+  const traffic = await redisTrafficMeter(stats);
+  const tp = await throughput(load, receiver, t, connections, durationMs);
+  const cpuMsPerTask = meter.stop(tp.callbacks);
+  return { throughput: tp, cpuMsPerTask, redis: await traffic.stop(tp.callbacks) };
 }
 
 export interface LatencyResult {

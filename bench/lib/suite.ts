@@ -11,7 +11,7 @@ import {
   skippedLatency,
   startStack,
   target,
-  throughput,
+  meteredThroughput,
   warmUp,
   type IsolationSample,
   type LatencyResult,
@@ -22,8 +22,7 @@ import type { ProcessGroup } from './procs.js';
 import type { ReceiverHandle } from './receiver.js';
 import type { RedisServer } from './redis-server.js';
 import { runBeeQueueBaseline, type BaselineResult } from './baseline.js';
-import { cpuMeter, type CpuParts } from './cpu.js';
-import { redisTrafficMeter } from './redis-traffic.js';
+import type { CpuParts } from './cpu.js';
 
 export interface SuiteParams {
   baselineJobs: number;
@@ -93,19 +92,11 @@ async function e2e(d: SuiteDeps, p: SuiteParams, redis: RedisServer, tag: string
     const [apiIdle = Number.NaN] = rssOf([stack.api.proc]);
     const workerIdle = Math.max(...rssOf(stack.workers));
     d.log(`  ${tag}: throughput, ${p.connections} connections, ${p.throughputMs / 1000} s`);
-    const meter = cpuMeter({
-      api: [stack.api.proc.pid],
-      worker: stack.workers.map((w) => w.pid),
-      redis: [redis.pid()],
-      loadgen: [d.load.pid],
-      receiver: [d.receiver.pid],
-    });
     const stats = redis.client();
-    const traffic = await redisTrafficMeter(stats);
-    const tp = await throughput(d.load, d.receiver, t, p.connections, p.throughputMs);
-    const cpuMsPerTask = meter.stop(tp.callbacks);
-    const { commands, reads } = await traffic.stop(tp.callbacks);
-    stats.disconnect();
+    const parts = { api: [stack.api.proc.pid], worker: stack.workers.map((w) => w.pid), redis: [redis.pid()], loadgen: [d.load.pid], receiver: [d.receiver.pid] };
+    const m = await meteredThroughput(d.load, d.receiver, t, p.connections, p.throughputMs, parts, stats).finally(() => stats.disconnect());
+    const { throughput: tp, cpuMsPerTask } = m;
+    const { commands, reads } = m.redis;
     let tasks = tp.accepted;
     const lat: LatencyResult[] = [];
     let saturated = false;

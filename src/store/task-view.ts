@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { redactUrl } from '../logger.js';
 import { taskDeliveryId, type Keys } from './keys.js';
-import { epochMs, isRecord, isoOf, parseJsonOr, renderAttempt, type AttemptView } from './fields.js';
+import { epochMs, isRecord, isoAt, isoOf, parseJsonOr, renderAttempt, type AttemptView } from './fields.js';
 
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export type CallbackState = 'none' | 'pending' | 'delivering' | 'delivered' | 'failed';
@@ -87,7 +87,7 @@ export function renderTaskView(
     project_id: task.project ? task.project : null,
     status,
     progress: Number.isFinite(progress) ? Math.min(100, Math.max(0, progress)) : 0,
-    created_at: isoOf(epochMs(task.created)),
+    created_at: isoAt(task.created),
     started_at: isoOf(started),
     completed_at: terminal ? isoOf(finished) : null,
     processing_time: terminal && started !== null && finished !== null ? Math.max(0, finished - started) / 1000 : null,

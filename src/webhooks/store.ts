@@ -13,7 +13,7 @@ import { decodeCursor, loadPageScript, scanPage, type Page } from './page.js';
 import type { SubscriptionFilter } from './schemas.js';
 import { generateSecret } from './secret.js';
 import { createKeys } from '../store/keys.js';
-import { epochMs, parseJsonOr } from '../store/fields.js';
+import { epochMs, isRecord, parseJsonOr } from '../store/fields.js';
 
 /** Key names of the subscription layout. */
 export interface WebhookKeys {
@@ -118,7 +118,6 @@ export function parseSubscription(h: Record<string, string>): Subscription | nul
   const events = parseJsonOr<unknown>(h.events, []);
   const headers = parseJsonOr<unknown>(h.headers, {});
   const filter = parseJsonOr<unknown>(h.filter, {});
-  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   return {
     id: h.id,
     tenant: h.tenant,

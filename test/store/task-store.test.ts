@@ -40,6 +40,8 @@ describe('store: task store start', () => {
     expect(fields).to.deep.equal({ ...record, status: 'running', runs: '1', started: fields.started });
     expect(Number(fields.started)).to.be.closeTo(Date.now(), 5000);
     expect(JSON.parse(fields.data ?? '')).to.deep.equal(JSON.parse(record.data ?? ''));
+    // What the worker gets is what Redis now holds.
+    expect(fields).to.deep.equal(await client.hgetall(keys.task('t1')));
   });
 
   it('missing, done, cancel and lost verdicts', async () => {
@@ -54,5 +56,6 @@ describe('store: task store start', () => {
     const l = await store.start('l', 2);
     expect(l.kind).to.equal('lost');
     expect((l as { fields: Record<string, string> }).fields).to.include({ id: 'l', lost: '3' });
+    expect((l as { fields: Record<string, string> }).fields).to.deep.equal(await client.hgetall(keys.task('l')));
   });
 });

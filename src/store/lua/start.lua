@@ -16,23 +16,24 @@ value turned into an object in JavaScript.
 A record found in `running` means the previous run's worker died without an
 outcome (bee-queue re-queued the stalled job), so `lost` grows by one.
 ]]
-local function record()
-  local flat = redis.call("hgetall", KEYS[1])
-  local t = {}
-  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
-  return cjson.encode(t)
-end
+-- One read of the hash: status, cancel and the record all come from it, and
+-- the writes below are mirrored into it before it is returned.
+local flat = redis.call("hgetall", KEYS[1])
+local t = {}
+for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
 
-local status = redis.call("hget", KEYS[1], "status")
+local status = t.status
 if not status then return {"missing"} end
 if status == "completed" or status == "failed" or status == "cancelled" then
   return {"done", status}
 end
-if redis.call("hexists", KEYS[1], "cancel") == 1 then return {"cancel", record()} end
+if t.cancel ~= nil then return {"cancel", cjson.encode(t)} end
 if status == "running" then
-  local lost = redis.call("hincrby", KEYS[1], "lost", 1)
-  if lost > tonumber(ARGV[2]) then return {"lost", record()} end
+  t.lost = tostring(redis.call("hincrby", KEYS[1], "lost", 1))
+  if tonumber(t.lost) > tonumber(ARGV[2]) then return {"lost", cjson.encode(t)} end
 end
-redis.call("hincrby", KEYS[1], "runs", 1)
+t.runs = tostring(redis.call("hincrby", KEYS[1], "runs", 1))
+t.status = "running"
+t.started = ARGV[1]
 redis.call("hset", KEYS[1], "status", "running", "started", ARGV[1])
-return {"run", record()}
+return {"run", cjson.encode(t)}
