@@ -214,6 +214,53 @@ describe('delivery/send: sendAttempt', function () {
     }
   });
 
+  it('a complete read keeps the connection alive for the next attempt', async () => {
+    const seen = new Set<Socket>();
+    handler = (req, res) => {
+      seen.add(req.socket);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    };
+    const excerpts: string[] = [];
+    for (const path of ['/a', '/b', '/c']) {
+      excerpts.push((await attempt(path)).response_excerpt);
+      // undici returns the socket to its pool just after the response ends.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(excerpts).to.deep.equal(['ok', 'ok', 'ok']);
+    expect(seen.size).to.equal(1);
+  });
+
+  it('a deadline that passes while queued for a connection: timeout, and the request is never sent', async () => {
+    const single = new Agent({ connections: 1 });
+    const paths: string[] = [];
+    let release: (() => void) | null = null;
+    handler = (req, res) => {
+      paths.push(req.url ?? '');
+      if (req.url === '/hold') release = () => res.end('late');
+      else res.end('ok');
+    };
+    try {
+      const held = attempt('/hold', { dispatcher: single, timeoutMs: 5000 });
+      const queued = await attempt('/queued', { dispatcher: single, timeoutMs: 200 });
+      expect(queued.error_kind).to.equal('timeout');
+      expect(queued.status_code).to.equal(null);
+      expect(queued.duration_ms).to.be.at.least(190).and.below(2000);
+      (release as (() => void) | null)?.();
+      expect((await held).response_excerpt).to.equal('late');
+      // The freed connection must not then send the request that already timed out.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(paths).to.deep.equal(['/hold']);
+    } finally {
+      await single.destroy();
+    }
+  });
+
+  it('an unparseable URL: connection error, nothing thrown', async () => {
+    const r = await attempt('', { url: 'not a url' });
+    expect(r).to.include({ error_kind: 'connection', status_code: null });
+    expect(r.error).to.be.a('string').and.not.empty;
+  });
+
   it('20 huge or trickling responses do not grow memory', async function () {
     this.timeout(30_000);
     const big = Buffer.alloc(10 * 1024 * 1024, 'b');
