@@ -26,7 +26,7 @@ import { imagePhase } from './lib/image.js';
 import { summariseProfileFile } from './lib/profile.js';
 import { renderChart } from './lib/chart.js';
 import { checkTargets, renderTable, updateDocs } from './lib/report.js';
-import type { BenchResults, E2eAgg, LatencyAgg } from './lib/results.js';
+import type { BenchResults, E2eAgg, LatencyAgg, NaiveAgg } from './lib/results.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -118,6 +118,19 @@ function e2eAgg(rs: E2eRun[], baselines: number[]): E2eAgg {
     redisPerTask: { commands: aggregate(rs.map((r) => r.redisPerTask.commands)), reads: aggregate(rs.map((r) => r.redisPerTask.reads)) },
     complete: rs.map((r) => r.throughput.complete),
     latency,
+  };
+}
+
+function naiveAgg(suite: SuiteRun[]): NaiveAgg {
+  const ns = suite.map((s) => s.naive);
+  const cpu = (k: string) => aggregate(ns.map((n) => n.cpuMsPerTask[k] ?? Number.NaN));
+  return {
+    callbacksPerSec: aggregate(ns.map((n) => n.throughput.callbacksPerSec)),
+    ratioToBeeQueue: aggregate(suite.map((s) => s.naive.throughput.callbacksPerSec / s.baseline.jobsPerSec)),
+    taskhookRatio: aggregate(suite.map((s) => s.raw.throughput.callbacksPerSec / s.naive.throughput.callbacksPerSec)),
+    cpuMsPerTask: Object.fromEntries(Object.keys(ns[0]?.cpuMsPerTask ?? {}).map((k) => [k, cpu(k)])),
+    redisPerTask: { commands: aggregate(ns.map((n) => n.redisPerTask.commands)), reads: aggregate(ns.map((n) => n.redisPerTask.reads)) },
+    complete: ns.map((n) => n.throughput.complete),
   };
 }
 
@@ -222,6 +235,7 @@ async function main(): Promise<void> {
     envOverrides,
     params: { ...params, rates: params.rates.join(','), durableRates: params.durableRates.join(','), redisTasks, imageTasks, imageConcurrency },
     baseline: { jobs: params.baselineJobs, jobsPerSec: aggregate(baselines) },
+    naive: naiveAgg(suite),
     ceiling: { inFlight: 50, reqPerSec: aggregate(suite.map((s) => s.ceiling.reqPerSec)) },
     raw: e2eAgg(suite.map((s) => s.raw), baselines),
     durable: e2eAgg(suite.map((s) => s.durable), baselines),

@@ -40,6 +40,18 @@ export interface E2eAgg {
   latency: LatencyAgg[];
 }
 
+/** Phase 1b: the naive reference (bench/lib/naive-main.ts), closed loop like phase 3. */
+export interface NaiveAgg {
+  callbacksPerSec: Aggregate;
+  /** Its callbacks/s ÷ raw bee-queue jobs/s, per run. */
+  ratioToBeeQueue: Aggregate;
+  /** taskhook's (AOF off) callbacks/s ÷ the naive reference's, per run. */
+  taskhookRatio: Aggregate;
+  cpuMsPerTask: Record<string, Aggregate>;
+  redisPerTask: { commands: Aggregate; reads: Aggregate };
+  complete: boolean[];
+}
+
 export interface TargetCheck {
   name: string;
   target: string;
@@ -58,6 +70,8 @@ export interface BenchResults {
   envOverrides: Record<string, string>;
   params: Record<string, number | string>;
   baseline: { jobs: number; jobsPerSec: Aggregate };
+  /** Absent in results written before it was measured. */
+  naive?: NaiveAgg;
   ceiling: { inFlight: number; reqPerSec: Aggregate };
   raw: E2eAgg;
   durable: E2eAgg;

@@ -23,6 +23,7 @@ import type { ReceiverHandle } from './receiver.js';
 import type { RedisServer } from './redis-server.js';
 import { runBeeQueueBaseline, type BaselineResult } from './baseline.js';
 import type { CpuParts } from './cpu.js';
+import { runNaive } from './naive.js';
 
 export interface SuiteParams {
   baselineJobs: number;
@@ -51,8 +52,16 @@ export interface E2eRun {
   rss: { apiIdle: number; workerIdle: number; apiAfter: number; workerAfter: number; tasks: number };
 }
 
+/** Phase 1b: the naive reference's closed-loop throughput and what it cost. */
+export interface NaiveRun {
+  throughput: ThroughputResult;
+  cpuMsPerTask: CpuParts;
+  redisPerTask: { commands: number; reads: number };
+}
+
 export interface SuiteRun {
   baseline: BaselineResult;
+  naive: NaiveRun;
   ceiling: { reqPerSec: number; errors: number };
   raw: E2eRun;
   durable: E2eRun;
@@ -150,6 +159,10 @@ export async function runSuite(d: SuiteDeps, p: SuiteParams): Promise<SuiteRun> 
   await d.rawRedis.flushall();
   const baseline = await runBeeQueueBaseline(d.group, d.rawRedis.url, d.logDir, p.baselineJobs, p.concurrency);
 
+  d.log(`  naive reference: Koa → bee-queue → undici POST, unsigned, ${p.connections} connections, ${p.throughputMs / 1000} s`);
+  const n = await runNaive({ ...d, redis: d.rawRedis, workers: p.workers, concurrency: p.concurrency, connections: p.connections, durationMs: p.throughputMs, warmUpMs: p.warmUpMs });
+  const naive = { throughput: n.throughput, cpuMsPerTask: n.cpuMsPerTask, redisPerTask: { commands: n.redis.commands, reads: n.redis.reads } };
+
   d.log(`  ceiling: undici POST loop, 50 in flight, ${p.ceilingMs / 1000} s`);
   await d.receiver.reset();
   const c = await d.load.ceiling(d.receiver.url(0), 50, p.ceilingMs, CALLBACK_BODY);
@@ -163,6 +176,7 @@ export async function runSuite(d: SuiteDeps, p: SuiteParams): Promise<SuiteRun> 
   const durable = await e2e(d, p, d.durableRedis, 'aof', p.durableRates);
   return {
     baseline,
+    naive,
     ceiling: { reqPerSec: c.count / ((c.t1 - c.t0) / 1000), errors: c.errors },
     raw,
     durable,
