@@ -13,6 +13,7 @@ import type { AttemptRecord, ClaimedDelivery, Outbox } from './outbox.js';
 import type { RetryPolicy } from './policy.js';
 import { decide } from './policy.js';
 import { sendAttempt } from './send.js';
+import { urlMemo } from './url-cache.js';
 import { childTraceparent } from '../trace.js';
 import type { Signer } from './sign.js';
 
@@ -53,6 +54,9 @@ export interface DeliveryDispatcher {
   readonly leaseMs: number;
 }
 
+/** Host of a callback URL ('' when it does not parse), for the per-host cap. */
+const hosts = urlMemo((u) => u.host);
+
 /** Shortest wait in Redis for a delivery whose receiver (or this process) is saturated. */
 const SATURATED_MIN_DELAY_MS = 200;
 
@@ -67,20 +71,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   let timer: NodeJS.Timeout | null = null;
   let idle: (() => void) | null = null;
 
-  /** Host of each URL seen lately: most callbacks go to a few URLs, and parsing one per attempt showed in profiles. */
-  const hosts = new Map<string, string>();
-  const hostOf = (url: string): string => {
-    let host = hosts.get(url);
-    if (host !== undefined) return host;
-    try {
-      host = new URL(url).host;
-    } catch {
-      host = '';
-    }
-    if (hosts.size >= 1000) hosts.clear();
-    hosts.set(url, host);
-    return host;
-  };
+  const hostOf = (url: string): string => hosts(url) ?? '';
 
   const release = (d: ClaimedDelivery, delayMs: number): void => {
     opts.outbox.release(d.id, Date.now() + delayMs).catch((err: unknown) => {

@@ -11,6 +11,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { coerceError } from '../errors.js';
+import { classifyError } from './attempt-error.js';
+import { urlMemo } from './url-cache.js';
 import { redactUrl } from '../logger.js';
 
 export interface AttemptRequest {
@@ -26,7 +28,9 @@ export interface AttemptRequest {
   maxResponseBytes: number;
 }
 
-export type AttemptErrorKind = 'none' | 'timeout' | 'connection' | 'blocked' | 'redirect' | 'http';
+import type { AttemptErrorKind } from './attempt-error.js';
+
+export type { AttemptErrorKind };
 
 export interface AttemptResult {
   /** The response status, when headers arrived (even if the body then timed out). */
@@ -45,7 +49,6 @@ export interface AttemptResult {
 
 const EXCERPT_BYTES = 4096;
 const KEPT_HEADERS = ['content-type', 'content-length', 'retry-after', 'location', 'x-request-id'] as const;
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 export function sendAttempt(req: AttemptRequest): Promise<AttemptResult> {
   return new Promise((resolve) => new Attempt(req, resolve).start());
@@ -89,8 +92,8 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   start(): void {
     const target = targetOf(this.req.url);
-    if (target instanceof Error) {
-      this.fail(target);
+    if (target === null) {
+      this.fail(new Error('Invalid callback URL (http or https expected)'));
       return;
     }
     this.timer = setTimeout(() => this.onDeadline(), this.req.timeoutMs);
@@ -169,23 +172,11 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   private fail(err: Error): void {
     if (this.done) return;
-    const blocked = findBlocked(err);
-    const kind: AttemptErrorKind = blocked
-      ? 'blocked'
-      : this.timedOut || hasCode(err, TIMEOUT_CODES)
-        ? 'timeout'
-        : 'connection';
-    const status = this.status;
-    const message =
-      kind === 'timeout'
-        ? `Timed out after ${this.req.timeoutMs} ms${status === null ? '' : ` (HTTP ${status} received, body unfinished)`}`
-        : blocked
-          ? blocked.message
-          : describe(err);
+    const { kind, message } = classifyError(err, { timedOut: this.timedOut, timeoutMs: this.req.timeoutMs, status: this.status, url: this.req.url });
     this.end({
-      status_code: status,
+      status_code: this.status,
       duration_ms: elapsed(this.started),
-      error: scrub(message, this.req.url),
+      error: message,
       error_kind: kind,
       retry_after_ms: this.retryAfter,
       response_excerpt: '',
@@ -203,24 +194,8 @@ class Attempt implements Dispatcher.DispatchHandler {
 
 const UTF8 = new TextDecoder('utf-8', { fatal: false });
 
-/** Origin and path of recently used URLs: most callbacks go to a few URLs, and parsing one per attempt showed in profiles. */
-const targets = new Map<string, { origin: string; path: string }>();
-
-function targetOf(url: string): { origin: string; path: string } | Error {
-  const hit = targets.get(url);
-  if (hit !== undefined) return hit;
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return new Error('Invalid callback URL');
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return new Error(`Unsupported protocol ${u.protocol}`);
-  const target = { origin: u.origin, path: `${u.pathname}${u.search}` };
-  if (targets.size >= 1000) targets.clear();
-  targets.set(url, target);
-  return target;
-}
+/** Where undici sends a URL: its origin and its path with the query (never the fragment or credentials). */
+const targetOf = urlMemo((u) => (u.protocol === 'http:' || u.protocol === 'https:' ? { origin: u.origin, path: `${u.pathname}${u.search}` } : null));
 
 function keptHeaders(raw: IncomingHttpHeaders, url: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -251,49 +226,6 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (!/GMT$/.test(v)) return null;
   const at = Date.parse(v);
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
-}
-
-/** The egress guard throws `destination_blocked` inside the connector; undici may wrap it. */
-function findBlocked(err: unknown): Error | null {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if ((e as { code?: unknown }).code === 'destination_blocked') return e;
-    if (e instanceof AggregateError) {
-      for (const inner of e.errors) {
-        const found = findBlocked(inner);
-        if (found) return found;
-      }
-    }
-  }
-  return null;
-}
-
-function hasCode(err: unknown, codes: Set<string>): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && codes.has(code)) return true;
-  }
-  return false;
-}
-
-function describe(err: Error): string {
-  const code = (err as { code?: unknown }).code;
-  const cause = err.cause instanceof Error && err.cause.message !== err.message ? ` (${err.cause.message})` : '';
-  const prefix = typeof code === 'string' && !err.message.includes(code) ? `${code}: ` : '';
-  return `${prefix}${err.message || err.name}${cause}`.slice(0, 500);
-}
-
-/** Removes the URL's credentials and query from a message, wherever they appear. */
-function scrub(message: string, url: string): string {
-  let out = message.split(url).join(redactUrl(url));
-  try {
-    const u = new URL(url);
-    for (const secret of [u.search, u.username, u.password, u.hash]) {
-      if (secret.length > 1) out = out.split(secret).join('[redacted]');
-    }
-  } catch {
-    // Not a URL: the request failed before it could mention one.
-  }
-  return out;
 }
 
 function elapsed(started: number): number {
