@@ -160,14 +160,26 @@ class Attempt implements Dispatcher.DispatchHandler {
   private answered(): void {
     const status = this.status;
     if (this.done || status === null) return;
-    const excerpt = this.chunks.length === 0 ? '' : UTF8.decode(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks));
-    const base = { status_code: status, duration_ms: elapsed(this.started), retry_after_ms: this.retryAfter };
-    const rest = { response_excerpt: excerpt, response_headers: this.headers };
-    if (status <= 299) this.end({ ...base, error: null, error_kind: 'none', ...rest });
-    else if (status <= 399) {
+    let error: string | null = null;
+    let kind: AttemptErrorKind = 'none';
+    if (status >= 300 && status <= 399) {
       const to = this.headers.location === undefined ? '' : ` to ${this.headers.location}`;
-      this.end({ ...base, error: `HTTP ${status}: redirect${to} not followed`, error_kind: 'redirect', ...rest });
-    } else this.end({ ...base, error: `HTTP ${status}`, error_kind: 'http', ...rest });
+      error = `HTTP ${status}: redirect${to} not followed`;
+      kind = 'redirect';
+    } else if (status >= 400) {
+      error = `HTTP ${status}`;
+      kind = 'http';
+    }
+    // One literal, not spreads of partial objects: this runs for every callback.
+    this.end({
+      status_code: status,
+      duration_ms: elapsed(this.started),
+      error,
+      error_kind: kind,
+      retry_after_ms: this.retryAfter,
+      response_excerpt: this.chunks.length === 0 ? '' : UTF8.decode(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)),
+      response_headers: this.headers,
+    });
   }
 
   private fail(err: Error): void {
