@@ -54,8 +54,9 @@ export interface DeliveryDispatcher {
   readonly leaseMs: number;
 }
 
-/** Host of a callback URL ('' when it does not parse), for the per-host cap. */
 const hosts = urlMemo((u) => u.host);
+/** Host of a callback URL ('' when it does not parse), for the per-host cap. */
+const hostOf = (url: string): string => hosts(url) ?? '';
 
 /** Shortest wait in Redis for a delivery whose receiver (or this process) is saturated. */
 const SATURATED_MIN_DELAY_MS = 200;
@@ -70,8 +71,6 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   let stopping = false;
   let timer: NodeJS.Timeout | null = null;
   let idle: (() => void) | null = null;
-
-  const hostOf = (url: string): string => hosts(url) ?? '';
 
   const release = (d: ClaimedDelivery, delayMs: number): void => {
     opts.outbox.release(d.id, Date.now() + delayMs).catch((err: unknown) => {
