@@ -126,6 +126,8 @@ async function main(): Promise<void> {
         for (const [k, v] of Object.entries(cpu)) add(b, `CPU ms/task ${k}`, v, 3);
         add(b, 'Redis commands/task (scripts included)', rt.commands, 1);
         add(b, 'Redis socket reads/task', rt.reads, 1);
+        add(b, 'Redis bytes in/task', rt.bytesIn);
+        add(b, 'Redis bytes out/task', rt.bytesOut);
         add(b, 'worker scavenges per 1,000 tasks', g.minorPerKTasks, 1);
         add(b, 'worker full GCs per 1,000 tasks', g.majorPerKTasks, 1);
         add(b, 'worker GC ms per task', g.msPerTask, 3);

@@ -12,6 +12,9 @@ export interface RedisTraffic {
   commands: number;
   /** Socket reads Redis made: each is one batch of commands from one client. */
   reads: number;
+  /** Bytes clients sent to Redis, and Redis sent back (RESP framing included). */
+  bytesIn: number;
+  bytesOut: number;
   /** The biggest per-command counts (client-sent and script-internal alike). */
   top: Record<string, number>;
 }
@@ -28,9 +31,14 @@ export function parseCommandStats(info: string): Map<string, number> {
 }
 
 /** Counters since the last reset, minus the meter's own INFO/CONFIG commands. */
-async function snapshot(c: Redis): Promise<{ reads: number; stats: Map<string, number> }> {
+async function snapshot(c: Redis): Promise<{ reads: number; bytesIn: number; bytesOut: number; stats: Map<string, number> }> {
   const stats = await c.info('stats');
-  return { reads: field(stats, 'total_reads_processed'), stats: parseCommandStats(await c.info('commandstats')) };
+  return {
+    reads: field(stats, 'total_reads_processed'),
+    bytesIn: field(stats, 'total_net_input_bytes'),
+    bytesOut: field(stats, 'total_net_output_bytes'),
+    stats: parseCommandStats(await c.info('commandstats')),
+  };
 }
 
 /**
@@ -54,7 +62,7 @@ export async function redisTrafficMeter(c: Redis): Promise<{ stop(units: number)
           .slice(0, 30)
           .map(([name, calls]) => [name, Math.round((calls / n) * 100) / 100]),
       );
-      return { commands: inner / n, reads: s.reads / n, top };
+      return { commands: inner / n, reads: s.reads / n, bytesIn: s.bytesIn / n, bytesOut: s.bytesOut / n, top };
     },
   };
 }
