@@ -5,11 +5,14 @@
  * worker issues several bee-queue commands per job (stall-guard SREM, job
  * fetch HGET, the ack MULTI) from many jobs in the same tick, and in the
  * worker's profile those one-command writes were the largest single item.
- * The client's socket is corked on the first write of a tick and uncorked on
- * the next tick, so everything written in between (MULTI blocks included,
- * whose own cork/uncork nests inside ours) leaves in one `writev`, like
- * ioredis's auto-pipelining; replies and their order are unchanged (Redis
- * answers a pipeline in order).
+ * The client's socket is corked on its first write and uncorked by a
+ * `setImmediate`, so everything written until the event loop's next check
+ * phase (MULTI blocks included, whose own cork/uncork nests inside ours)
+ * leaves in one `writev`, like ioredis's auto-pipelining, which defers the
+ * same way; replies and their order are unchanged (Redis answers a pipeline
+ * in order). A tick (`nextTick`) would be too short: bee-queue asks for each
+ * freed job slot's next job in its own `setImmediate` callback, and Node runs
+ * the tick queue between those callbacks.
  *
  * Only the socket is corked, never node-redis's own pipeline: the held bytes
  * belong to that socket, so when a connection drops they go with it and can
@@ -38,7 +41,7 @@ export function autoCork(client: unknown): void {
       corked = true;
       const stream = this.stream;
       stream.cork();
-      process.nextTick(() => {
+      setImmediate(() => {
         corked = false;
         stream.uncork();
       });

@@ -31,14 +31,20 @@ const beeLua = createRequire(import.meta.url)('bee-queue/lib/lua/index.js') as {
  *   delayed-job activation and job removal then fail with NOSCRIPT until the
  *   process restarts, so the jobs of a worker that crashed would stay `active`
  *   for good (the chaos test caught it);
- * - a worker's client batches its writes per tick (see autocork.ts).
+ * - a worker's two clients (commands and blocking fetches) batch their
+ *   writes per tick (see autocork.ts).
  */
 function fixClient(queue: TaskQueue, worker: boolean): void {
   queue
     .ready()
     .then(() => {
-      const client = (queue as unknown as { client: { on(event: 'ready', cb: () => void): void } }).client;
-      if (worker) autoCork(client);
+      const { client, bclient } = queue as unknown as { client: { on(event: 'ready', cb: () => void): void }; bclient: unknown };
+      if (worker) {
+        autoCork(client);
+        // The blocking client sends one BRPOPLPUSH per job slot that frees up,
+        // and a batch of finished jobs frees many slots in one tick.
+        autoCork(bclient);
+      }
       client.on('ready', () => {
         beeLua.buildCache(client).catch((err: unknown) => queue.emit('error', err instanceof Error ? err : new Error(String(err))));
       });

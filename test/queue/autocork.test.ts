@@ -21,7 +21,7 @@ interface Multi {
 const call = <T>(fn: (cb: (err: Error | null, r: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((err, r) => (err ? reject(err) : resolve(r))));
 
-describe('queue: autoCork (bee-queue client writes batched per tick)', () => {
+describe('queue: autoCork (bee-queue client writes batched per event-loop turn)', () => {
   let redis: TestRedis;
   let queue: BeeQueue;
   let client: NodeRedis;

@@ -38,3 +38,48 @@ describe('queue: bee-queue after a Redis restart', () => {
     }
   });
 });
+
+describe('queue: a worker queue batches its blocking fetches', () => {
+  let redis: TestRedis;
+
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis.destroy();
+  });
+
+  it('sends the BRPOPLPUSHes of the slots freed in one tick in one write', async () => {
+    const keys = createKeys('thb');
+    const opts = { redisUrl: redis.url, keys, stallIntervalMs: 5000 };
+    const producer = createQueue('debug', { ...opts, role: 'producer' });
+    const worker = createQueue('debug', { ...opts, role: 'worker' });
+    const jobs = 400;
+    try {
+      await Promise.all([producer.ready(), worker.ready()]);
+      const stream = (worker as unknown as { bclient: { stream: Record<'_write' | '_writev', (...a: unknown[]) => unknown> } }).bclient.stream;
+      let writes = 0;
+      for (const name of ['_write', '_writev'] as const) {
+        const orig = stream[name];
+        stream[name] = function (this: unknown, ...args: unknown[]) {
+          writes += 1;
+          return orig.apply(this, args);
+        };
+      }
+      // Queued before the worker starts, so slots free up in bursts.
+      await Promise.all(Array.from({ length: jobs }, (_, i) => producer.createJob({}).setId(`j${i}`).save()));
+      const done = new Set<string>();
+      await new Promise<void>((resolve) => {
+        worker.process(50, async (job) => {
+          done.add(job.id);
+          if (done.size === jobs) setImmediate(resolve);
+        });
+      });
+      expect(done.size).to.equal(jobs);
+      // One write per fetch without batching: at least one per job.
+      expect(writes).to.be.below(jobs / 2);
+    } finally {
+      await Promise.all([producer.close(1000), worker.close(1000)].map((p) => p.catch(() => undefined)));
+    }
+  });
+});
