@@ -20,9 +20,10 @@ ARGV[11] progress interval (ms)
 ARGV[12] duration of the attempt (ms)
 Returns the delivery's state after the update.
 ]]
-if redis.call("exists", KEYS[1]) == 0 then return "missing" end
-redis.call("rpush", KEYS[2], ARGV[2])
+-- Every delivery hash has a state: none means no delivery.
 local d = redis.call("hmget", KEYS[1], "state", "sub", "tenant", "event", "dirty", "final")
+if not d[1] then return "missing" end
+redis.call("rpush", KEYS[2], ARGV[2])
 if d[1] == "delivered" then
   -- A duplicate attempt after a lease ran out: keep the success.
   return "delivered"
@@ -31,20 +32,19 @@ local id, now, outcome = ARGV[1], ARGV[6], ARGV[4]
 local due = ARGV[8] .. "due"
 local sub = d[2] or ""
 local wh = ARGV[9] .. sub
-redis.call("hset", KEYS[1], "n", ARGV[3])
 
 local state
 if outcome == "delivered" then
   state = "delivered"
-  redis.call("hset", KEYS[1], "state", state, "done", now)
+  redis.call("hset", KEYS[1], "n", ARGV[3], "state", state, "done", now)
   redis.call("zrem", due, id)
 elseif outcome == "retry" then
   state = "pending"
-  redis.call("hset", KEYS[1], "state", state, "next", ARGV[5])
+  redis.call("hset", KEYS[1], "n", ARGV[3], "state", state, "next", ARGV[5])
   redis.call("zadd", due, ARGV[5], id)
 else
   state = "failed"
-  redis.call("hset", KEYS[1], "state", state, "done", now)
+  redis.call("hset", KEYS[1], "n", ARGV[3], "state", state, "done", now)
   redis.call("zrem", due, id)
   redis.call("zadd", ARGV[8] .. "dead:" .. (d[3] or ""), now, id)
 end

@@ -20,16 +20,18 @@ then     how many deliveries (N), then N × 9 values (see lib/add-deliveries.lua
 Returns {"ok", created ids...}, {"done"} (an outcome already exists), {"stale"} or {"missing"}.
 ]]
 -- #include add-deliveries
-local t = redis.call("hmget", KEYS[1], "status", "gen", "id", "queue", "type", "started")
+local t = redis.call("hmget", KEYS[1], "status", "gen", "id", "queue", "type", "started", "cancel")
 if not t[1] then return {"missing"} end
 if t[1] == "completed" or t[1] == "failed" or t[1] == "cancelled" then return {"done"} end
 if t[2] ~= ARGV[5] then return {"stale"} end
 
-redis.call("hset", KEYS[1], "status", ARGV[2], "finished", ARGV[1])
-redis.call("hdel", KEYS[1], "cancel")
-if ARGV[3] ~= "" then redis.call("hset", KEYS[1], "result", ARGV[3], "progress", "100") end
-if ARGV[4] ~= "" then redis.call("hset", KEYS[1], "error", ARGV[4]) end
-if ARGV[10] ~= "" then redis.call("hset", KEYS[1], "dlv", ARGV[10]) end
+-- Every field the outcome sets, in one HSET.
+local set = {"status", ARGV[2], "finished", ARGV[1]}
+if ARGV[3] ~= "" then set[#set + 1] = "result"; set[#set + 1] = ARGV[3]; set[#set + 1] = "progress"; set[#set + 1] = "100" end
+if ARGV[4] ~= "" then set[#set + 1] = "error"; set[#set + 1] = ARGV[4] end
+if ARGV[10] ~= "" then set[#set + 1] = "dlv"; set[#set + 1] = ARGV[10] end
+redis.call("hset", KEYS[1], unpack(set))
+if t[7] then redis.call("hdel", KEYS[1], "cancel") end
 
 -- No progress event may follow the terminal one: close the coalesced ones.
 local m = tonumber(ARGV[11])

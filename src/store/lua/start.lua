@@ -32,8 +32,10 @@ if status == "running" then
   t.lost = tostring(redis.call("hincrby", KEYS[1], "lost", 1))
   if tonumber(t.lost) > tonumber(ARGV[2]) then return {"lost", cjson.encode(t)} end
 end
-t.runs = tostring(redis.call("hincrby", KEYS[1], "runs", 1))
+-- runs is counted from the value just read (the script is atomic), so one
+-- HSET writes all three fields.
+t.runs = tostring((tonumber(t.runs) or 0) + 1)
 t.status = "running"
 t.started = ARGV[1]
-redis.call("hset", KEYS[1], "status", "running", "started", ARGV[1])
+redis.call("hset", KEYS[1], "status", "running", "started", ARGV[1], "runs", t.runs)
 return {"run", cjson.encode(t)}
