@@ -72,6 +72,8 @@ export const configSchema = z
     CALLBACK_ALLOW_HTTP: optionalBool,
     /** CIDRs/hosts exempt from the SSRF block. @default loopback in development, empty in production */
     CALLBACK_ALLOWLIST: z.string().optional(),
+    /** How long the API reuses its submit-time verdict on a callback URL; 0 = check every submit. @default 10000 */
+    CALLBACK_CHECK_CACHE_MS: int(10_000, 0, 3_600_000),
     /** Callback attempts in flight per worker process. @default 64 */
     CALLBACK_CONCURRENCY: int(64, 1, 10_000),
     /** HTTP requests in flight per destination host, per process. @default 16 */

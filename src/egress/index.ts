@@ -13,3 +13,4 @@ export {
   type ResolvedAddress,
 } from './policy.js';
 export { createCheckedLookup, createEgressAgent, type EgressAgentOptions, type NetLookup } from './agent.js';
+export { cachedCheck, type CheckCacheOptions } from './check-cache.js';

@@ -16,7 +16,7 @@ import { policyFromConfig, subscriptionPolicyFromConfig } from '../delivery/poli
 import { createEndpointDirectory } from '../delivery/endpoints.js';
 import { createSubscriptionMatcher, type SubscriptionMatcher } from '../delivery/subscriptions.js';
 import { createSigner } from '../delivery/sign.js';
-import { createEgressAgent, egressPolicyFromConfig, checkUrl, type EgressPolicy } from '../egress/index.js';
+import { cachedCheck, createEgressAgent, egressPolicyFromConfig, checkUrl, type EgressPolicy } from '../egress/index.js';
 import { checkRedisSafety, closeRedis, connectRedis } from './redis.js';
 import { hostname } from 'node:os';
 import { createMetrics, statusClass, type Metrics } from '../metrics/metrics.js';
@@ -64,9 +64,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     metrics,
     egressPolicy,
     egress,
-    async checkCallbackUrl(url) {
-      await checkUrl(url, egressPolicy);
-    },
+    checkCallbackUrl: cachedCheck((url) => checkUrl(url, egressPolicy), { ttlMs: config.CALLBACK_CHECK_CACHE_MS, max: 1000 }),
     createDispatcher: () =>
       createDeliveryDispatcher({
         outbox,
