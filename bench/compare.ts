@@ -28,6 +28,7 @@ import { BENCH_API_KEY, productEnv, waitReady } from './lib/taskhook.js';
 import { latency, meteredThroughput, warmUp } from './lib/phases.js';
 import { gcMeter } from './lib/gc-meter.js';
 import { aggregate, fmtAgg } from './lib/stats.js';
+import { stealMeter } from './lib/cpu.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -118,10 +119,13 @@ async function main(): Promise<void> {
         await warmUp(load, receiver, t, 2000);
         const gc = await gcMeter(`http://127.0.0.1:${metricsPort}/metrics`);
         const parts = { api: [api.pid], worker: [worker.pid], redis: [redis.pid()], 'load+receiver': [load.pid, receiver.pid] };
+        const steal = stealMeter();
         const { throughput: tp, cpuMsPerTask: cpu, redis: rt } = await meteredThroughput(load, receiver, t, 50, Number(values.seconds) * 1000, parts, stats);
+        const stealPct = steal.stop();
         const g = await gc.stop(tp.callbacks);
         const l = await latency(load, receiver, t, Number(values.rate), 5000, 15_000);
         add(b, 'callbacks/s', tp.callbacksPerSec);
+        add(b, 'host CPU steal % (throughput phase)', stealPct);
         add(b, 'drain s', tp.drainSec, 1);
         for (const [k, v] of Object.entries(cpu)) add(b, `CPU ms/task ${k}`, v, 3);
         add(b, 'Redis commands/task (scripts included)', rt.commands, 1);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { aggregate } from './lib/stats.js';
+import { stealMeter } from './lib/cpu.js';
 import { createProcessGroup } from './lib/procs.js';
 import { redisVersion, startRedisServer } from './lib/redis-server.js';
 import { startReceiver } from './lib/receiver.js';
@@ -180,6 +181,7 @@ async function profileOnly(): Promise<void> {
 async function main(): Promise<void> {
   if (argv['profile-only']) return profileOnly();
   const started = Date.now();
+  const steal = stealMeter();
   log(`taskhook bench (${quick ? 'quick' : 'full'}: ${runs} run(s)); work dir ${workDir}`);
   snapshotProduct(join(workDir, 'product'));
   const rawRedis = await startRedisServer({ group, dir: join(workDir, 'redis-raw'), appendonly: false });
@@ -230,6 +232,7 @@ async function main(): Promise<void> {
       node: process.version,
       redis: redisVersion(),
       os: `${osType()} ${release()}`,
+      stealPct: steal.stop(),
     },
     commands: [`npm run bench${quick || argv.env ? ' --' : ''}${quick ? ' --quick' : ''}${(argv.env ?? []).map((e) => ` --env ${e}`).join('')}`],
     envOverrides,

@@ -41,3 +41,30 @@ export function cpuMeter(parts: Record<string, (number | undefined)[]>): { stop(
     },
   };
 }
+
+/** The `cpu` line of /proc/stat: [steal ticks, all ticks]; NaNs when unreadable. */
+function hostTicks(): [number, number] {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    // user nice system idle iowait irq softirq steal (guest time is already inside user).
+    const t = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    return [t[7] ?? Number.NaN, t.reduce((a, b) => a + b, 0)];
+  } catch {
+    return [Number.NaN, Number.NaN];
+  }
+}
+
+/**
+ * Steal time: the share of this VM's CPU time the hypervisor gave to other
+ * guests while the meter ran. On a shared host it is why one run is twice as
+ * fast as the next, and a stalled vCPU shows up directly in tail latency.
+ */
+export function stealMeter(): { stop(): number } {
+  const [s0, t0] = hostTicks();
+  return {
+    stop() {
+      const [s1, t1] = hostTicks();
+      return t1 > t0 ? (100 * (s1 - s0)) / (t1 - t0) : Number.NaN;
+    },
+  };
+}

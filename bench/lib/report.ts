@@ -136,6 +136,12 @@ function profileSection(r: BenchResults): string {
   return out.join('\n');
 }
 
+/** What the hypervisor took, when it was measured: it explains run-to-run spread and stalls in the tails. */
+function stealNote(pct: number | undefined): string {
+  if (pct === undefined || !Number.isFinite(pct)) return '';
+  return ` Over the run the hypervisor gave ${pct.toFixed(0)}% of this VM's CPU time to other guests (steal time in /proc/stat).`;
+}
+
 export function generatedSection(r: BenchResults, chartPath: string): string {
   const m = r.machine;
   return [
@@ -143,7 +149,7 @@ export function generatedSection(r: BenchResults, chartPath: string): string {
     '',
     `Latest run: ${r.date} (${r.elapsedSec} s, ${r.runs} run(s) per figure). Raw JSON: \`bench/results/${r.date.slice(0, 10)}.json\`.`,
     '',
-    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB RAM, ${m.os}, Node ${m.node}, Redis ${m.redis}. Everything (Redis, API, worker, receiver, load generator) runs on this one machine over loopback.`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB RAM, ${m.os}, Node ${m.node}, Redis ${m.redis}. Everything (Redis, API, worker, receiver, load generator) runs on this one machine over loopback.${stealNote(m.stealPct)}`,
     '',
     '### Results',
     '',

@@ -10,6 +10,8 @@ export interface Machine {
   node: string;
   redis: string;
   os: string;
+  /** Host CPU steal time over the whole run, in percent (absent in older results). */
+  stealPct?: number;
 }
 
 export interface LatencyAgg {
