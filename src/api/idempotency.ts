@@ -7,6 +7,12 @@
  * claims it atomically (Lua) with a short lock TTL, so a crashed API process
  * cannot block a key for more than `lockMs`; a 2xx answer is stored and kept
  * `ttlMs`; any other outcome releases the key so the client can retry.
+ *
+ * The handler gets the claim and may complete it itself, in the same Redis
+ * step as its own writes (the submit routes pass it to the producer's
+ * script). Then no crash or lost reply between "tasks queued" and "answer
+ * stored" can let a retry queue the tasks a second time, and a release after
+ * such a failure leaves the completed answer alone.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
@@ -66,9 +72,13 @@ redis.call("pexpire", KEYS[1], ARGV[5])
 return 1
 `;
 
-/** KEYS[1] the idem hash; ARGV[1] claim token. Deletes the claim if it is still ours. */
+/**
+ * KEYS[1] the idem hash; ARGV[1] claim token. Deletes the claim if it is still
+ * ours and unanswered: a handler whose reply was lost may have stored its answer.
+ */
 const RELEASE_LUA = `
-if redis.call("hget", KEYS[1], "token") ~= ARGV[1] then return 0 end
+local c = redis.call("hmget", KEYS[1], "token", "state")
+if c[1] ~= ARGV[1] or c[2] == "done" then return 0 end
 return redis.call("del", KEYS[1])
 `;
 
@@ -87,13 +97,28 @@ export interface IdempotencyOptions {
   lockMs?: number;
 }
 
+/** A claimed key, for a handler that completes it together with its own writes. */
+export interface IdempotencyClaim {
+  /** The claim's Redis hash. */
+  key: string;
+  token: string;
+  /** How long a completed answer is replayed. */
+  ttlMs: number;
+}
+
 export interface Idempotency {
   /**
    * Runs `handler` once per (tenant, Idempotency-Key). Without the header it
-   * just runs `handler`. `scope` names the endpoint (aliases share one) and
-   * `body` is the parsed request body: both go into the request fingerprint.
+   * just runs `handler` (with `null`). `scope` names the endpoint (aliases
+   * share one) and `body` is the parsed request body: both go into the
+   * request fingerprint.
    */
-  run(ctx: Context & { state: AuthState }, scope: string, body: unknown, handler: () => Promise<void>): Promise<void>;
+  run(
+    ctx: Context & { state: AuthState },
+    scope: string,
+    body: unknown,
+    handler: (claim: IdempotencyClaim | null) => Promise<void>,
+  ): Promise<void>;
 }
 
 /**
@@ -182,7 +207,7 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
   return {
     async run(ctx, scope, body, handler) {
       const idemKey = idempotencyKeyOf(ctx);
-      if (idemKey === null) return handler();
+      if (idemKey === null) return handler(null);
       const key = `${opts.prefix}:idem:${ctx.state.tenant}:${sha256hex(idemKey)}`;
       const token = randomUUID();
       const reply = await evalScript<ClaimReply>('th_idem_claim', key, [requestFingerprint(scope, body), token, lockMs]);
@@ -205,9 +230,10 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
           break;
       }
       try {
-        await handler();
+        await handler({ key, token, ttlMs });
       } catch (err) {
-        // Nothing was created (or the outcome is unknown): let the client retry with the same key.
+        // Nothing was created, or the handler stored its answer before its reply was lost
+        // (release keeps a completed claim): either way the client may retry with the same key.
         await release(key, token);
         throw err;
       }
@@ -218,6 +244,7 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
       const location = ctx.response.get('Location');
       const response = typeof ctx.body === 'string' ? ctx.body : JSON.stringify(ctx.body);
       try {
+        // A handler that completed the claim itself stored this same answer; writing it again is harmless.
         await evalScript<number>('th_idem_complete', key, [token, ctx.status, response, location, ttlMs]);
       } catch (err) {
         // The task exists: answer it. The claim expires with its lock.

@@ -32,9 +32,23 @@ export interface SubmittedTask {
   created_at: string;
 }
 
+/** An `Idempotency-Key` claim the submit completes in the same step as it queues (see src/api/idempotency.ts). */
+export interface IdempotentSubmit {
+  /** The claim's Redis key and token. */
+  key: string;
+  token: string;
+  /** How long the stored answer is replayed. */
+  ttlMs: number;
+  /** The answer the route will give for these tasks (ids are known before they are queued). */
+  answer(queued: readonly SubmittedTask[]): { status: number; body: string; location: string };
+}
+
 export interface Producer {
-  /** Queues every task (records first, then jobs); results are in input order. */
-  submit(tenant: string, tasks: readonly NewTask[]): Promise<SubmittedTask[]>;
+  /**
+   * Queues every task (records first, then jobs); results are in input order.
+   * With `idempotency`, the claim's answer is stored by the same script.
+   */
+  submit(tenant: string, tasks: readonly NewTask[], idempotency?: IdempotentSubmit): Promise<SubmittedTask[]>;
   /**
    * Runs a failed or cancelled task again under the same id: a new outcome
    * generation and its job (the task's own retries/backoff, no delay), in one
@@ -141,11 +155,13 @@ export function createProducer(opts: ProducerOptions): Producer {
   };
 
   return {
-    async submit(tenant, tasks) {
+    async submit(tenant, tasks, idempotency) {
       if (closed) throw new DependencyError('producer_closed', 'The producer is closed.');
       if (tasks.length === 0) return [];
       const now = Date.now();
       const ids = tasks.map(() => randomUUID());
+      const createdAt = new Date(now).toISOString();
+      const queued = ids.map((task_id) => ({ task_id, created_at: createdAt }));
       // Records, index entries and jobs in one script: all of a task or none.
       const args: (string | number)[] = [opts.keys.task(''), tenantTasksKey(opts.keys.prefix, tenant), `${opts.keys.bq}:`, now, tasks.length];
       tasks.forEach((task, i) => {
@@ -160,13 +176,16 @@ export function createProducer(opts: ProducerOptions): Producer {
         for (const k in record) args.push(k, record[k] as string);
         args[n - 1] = args.length - n;
       });
+      if (idempotency) {
+        const a = idempotency.answer(queued);
+        args.push(idempotency.key, idempotency.token, a.status, a.body, a.location, idempotency.ttlMs);
+      }
       try {
         await withTimeout(callScript<number>(opts.redis, 'submit', [], args), saveTimeoutMs);
       } catch (err) {
         throw new DependencyError('queue_unavailable', 'Could not queue the task(s).', coerceError(err));
       }
-      const createdAt = new Date(now).toISOString();
-      return ids.map((task_id) => ({ task_id, created_at: createdAt }));
+      return queued;
     },
 
     async retry(task) {

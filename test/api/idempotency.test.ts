@@ -16,18 +16,25 @@ describe('api: Idempotency-Key', () => {
   let gate: Promise<void> | null = null;
   /** Submits that fail with a 503 before anything is written. */
   let failNextSubmits = 0;
+  /** Submits whose tasks are queued but whose reply is lost (as a timeout, or an API killed before it answers). */
+  let loseNextReplies = 0;
 
   before(async () => {
     h = await startApi(
       {},
       {
         wrapProducer: (producer) => ({
-          submit: async (tenant, tasks) => {
+          submit: async (tenant, tasks, idempotency) => {
             if (failNextSubmits > 0) {
               failNextSubmits -= 1;
               throw new DependencyError('queue_unavailable', 'injected');
             }
-            return producer.submit(tenant, tasks);
+            const queued = await producer.submit(tenant, tasks, idempotency);
+            if (loseNextReplies > 0) {
+              loseNextReplies -= 1;
+              throw new DependencyError('queue_unavailable', 'injected: reply lost after the tasks were queued');
+            }
+            return queued;
           },
           retry: (task) => producer.retry(task),
           removeJob: (queue, id) => producer.removeJob(queue, id),
@@ -43,6 +50,7 @@ describe('api: Idempotency-Key', () => {
   beforeEach(async () => {
     gate = null;
     failNextSubmits = 0;
+    loseNextReplies = 0;
     await h.client.flushall();
   });
 
@@ -144,6 +152,30 @@ describe('api: Idempotency-Key', () => {
     expect(r.status, r.text).to.equal(202);
     expect(r.headers['idempotent-replayed']).to.equal(undefined);
     expect(await taskIds()).to.deep.equal([r.json.task_id]);
+  });
+
+  it('a submit whose reply was lost after its tasks were queued is replayed on retry, not queued twice', async () => {
+    const body = { task_type: 'debug.echo', task_data: { n: 7 } };
+    loseNextReplies = 1;
+    expect(expectProblem(await submit('lost-reply', body), 503).code).to.equal('queue_unavailable');
+    const [queuedId] = await taskIds();
+    expect(queuedId, 'the first attempt queued its task').to.be.a('string');
+    const retry = await submit('lost-reply', body);
+    expect(retry.status, retry.text).to.equal(202);
+    expect(retry.headers['idempotent-replayed']).to.equal('true');
+    expect(retry.json.task_id).to.equal(queuedId);
+    expect(retry.headers.location).to.equal(`/api/v1/tasks/${queuedId}`);
+    expect(await taskIds()).to.deep.equal([queuedId]);
+
+    // The same for a batch: its answer lists the ids queued by the lost attempt.
+    loseNextReplies = 1;
+    const batch = { tasks: [{ task_type: 'debug.echo' }, { task_type: 'debug.echo', task_data: { n: 2 } }] };
+    expect((await submit('lost-batch', batch, '/api/v1/tasks/batch')).status).to.equal(503);
+    const again = await submit('lost-batch', batch, '/api/v1/tasks/batch');
+    expect(again.status, again.text).to.equal(202);
+    expect(again.headers['idempotent-replayed']).to.equal('true');
+    const ids = (again.json.tasks as { task_id: string }[]).map((t) => t.task_id);
+    expect((await taskIds()).sort()).to.deep.equal([queuedId, ...ids].sort());
   });
 
   it('a rejected (4xx) first attempt is not cached either: the client may fix the body and reuse the key', async () => {

@@ -6,13 +6,13 @@ import { Router, type RouterContext } from '@koa/router';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config.js';
 import { NotFoundError, TaskhookError, ValidationError, type FieldIssue } from '../../errors.js';
-import type { NewTask, Producer } from '../../queue/producer.js';
+import type { IdempotentSubmit, NewTask, Producer, SubmittedTask } from '../../queue/producer.js';
 import type { Keys } from '../../store/keys.js';
 import { readTaskView } from '../../store/task-view.js';
 import type { TaskRegistry } from '../../tasks/registry.js';
 import type { AuthState } from '../auth.js';
 import { readJsonBody } from '../body.js';
-import type { Idempotency } from '../idempotency.js';
+import type { Idempotency, IdempotencyClaim } from '../idempotency.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { newTraceparent, parseTraceparent } from '../../trace.js';
 import { batchEnvelopeSchema, taskBodySchema, zodIssues, type BodyLimits } from '../schemas.js';
@@ -34,6 +34,8 @@ const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 type Ctx = RouterContext<AuthState>;
 type Checked = { issues: FieldIssue[]; unknownType: boolean; task?: Omit<NewTask, 'traceparent'> };
+/** A 202 answer to a submit: its body and, for a single task, its Location. */
+type Answer = { body: Record<string, unknown>; location?: string };
 
 function join(prefix: string, field: string): string {
   return prefix === '' ? field : `${prefix}.${field}`;
@@ -108,33 +110,57 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
   }
 
   /** Runs a submit once per Idempotency-Key (when configured and sent). */
-  function once(ctx: Ctx, scope: string, raw: unknown, handler: () => Promise<void>): Promise<void> {
-    return deps.idempotency ? deps.idempotency.run(ctx, scope, raw, handler) : handler();
+  function once(ctx: Ctx, scope: string, raw: unknown, handler: (claim: IdempotencyClaim | null) => Promise<void>): Promise<void> {
+    return deps.idempotency ? deps.idempotency.run(ctx, scope, raw, handler) : handler(null);
+  }
+
+  /**
+   * The claim, with the answer `answer` will give, for the producer to store
+   * in the same step as it queues the tasks.
+   */
+  function idempotent(claim: IdempotencyClaim | null, answer: (queued: readonly SubmittedTask[]) => Answer): IdempotentSubmit | undefined {
+    if (!claim) return undefined;
+    return {
+      ...claim,
+      answer: (queued) => {
+        const a = answer(queued);
+        return { status: 202, body: JSON.stringify(a.body), location: a.location ?? '' };
+      },
+    };
   }
 
   async function submitOne(ctx: Ctx): Promise<void> {
     const raw = await readJsonBody(ctx, config.MAX_BODY_BYTES);
     // `/tasks` and `/tasks/submit` are one endpoint: they share a scope.
-    await once(ctx, 'task', raw, () => queueOne(ctx, raw));
+    await once(ctx, 'task', raw, (claim) => queueOne(ctx, raw, claim));
   }
 
-  async function queueOne(ctx: Ctx, raw: unknown): Promise<void> {
+  async function queueOne(ctx: Ctx, raw: unknown, claim: IdempotencyClaim | null): Promise<void> {
     const checked = await checkTask(raw, '');
     if (!checked.task) fail(checked.issues, checked.unknownType);
-    const [queued] = await producer.submit(ctx.state.tenant, [{ ...checked.task, ...traceparent(ctx) }]);
-    if (!queued) throw new Error('producer returned no task');
-    deps.metrics?.tasksSubmitted.inc({ task_type: checked.task.task_type });
+    const taskType = checked.task.task_type;
+    const answer = (queued: readonly SubmittedTask[]): Answer => {
+      const [q] = queued;
+      if (!q) throw new Error('producer returned no task');
+      return {
+        location: `/api/v1/tasks/${q.task_id}`,
+        body: { task_id: q.task_id, status: 'queued', task_type: taskType, created_at: q.created_at },
+      };
+    };
+    const queued = await producer.submit(ctx.state.tenant, [{ ...checked.task, ...traceparent(ctx) }], idempotent(claim, answer));
+    deps.metrics?.tasksSubmitted.inc({ task_type: taskType });
+    const a = answer(queued);
     ctx.status = 202;
-    ctx.set('Location', `/api/v1/tasks/${queued.task_id}`);
-    ctx.body = { task_id: queued.task_id, status: 'queued', task_type: checked.task.task_type, created_at: queued.created_at };
+    ctx.set('Location', a.location as string);
+    ctx.body = a.body;
   }
 
   async function submitBatch(ctx: Ctx): Promise<void> {
     const raw = await readJsonBody(ctx, config.MAX_BODY_BYTES);
-    await once(ctx, 'batch', raw, () => queueBatch(ctx, raw));
+    await once(ctx, 'batch', raw, (claim) => queueBatch(ctx, raw, claim));
   }
 
-  async function queueBatch(ctx: Ctx, raw: unknown): Promise<void> {
+  async function queueBatch(ctx: Ctx, raw: unknown, claim: IdempotencyClaim | null): Promise<void> {
     const envelope = batchSchema.safeParse(raw);
     if (!envelope.success) fail(zodIssues(envelope.error), false);
     const { tasks, callback_url: sharedUrl, metadata: sharedMeta } = envelope.data;
@@ -157,10 +183,11 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
         ...trace,
       };
     });
-    const queued = await producer.submit(ctx.state.tenant, newTasks);
+    const answer = (queued: readonly SubmittedTask[]): Answer => ({ body: { tasks: queued.map((q) => ({ task_id: q.task_id, status: 'queued' })) } });
+    const queued = await producer.submit(ctx.state.tenant, newTasks, idempotent(claim, answer));
     for (const t of newTasks) deps.metrics?.tasksSubmitted.inc({ task_type: t.task_type });
     ctx.status = 202;
-    ctx.body = { tasks: queued.map((q) => ({ task_id: q.task_id, status: 'queued' })) };
+    ctx.body = answer(queued).body;
   }
 
   async function getTask(ctx: Ctx): Promise<void> {

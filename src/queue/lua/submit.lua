@@ -10,6 +10,8 @@ ARGV[3] bee-queue key prefix ("P:bq:")
 ARGV[4] now (epoch ms)
 ARGV[5] how many tasks, then per task:
         id, queue, job JSON, delay until (epoch ms, "" = none), N (number of record fields × 2), N values
+then    optionally, the Idempotency-Key claim to complete, its token, and the answer
+        to store in it: status, response JSON, Location, TTL (ms)
 Returns the number of tasks queued.
 ]]
 local at = 6
@@ -32,5 +34,14 @@ for _ = 1, count do
       if head[1] == id then redis.call("publish", bq .. "earlierDelayed", delay) end
     end
   end
+end
+-- The answer is stored with the tasks it describes, in the same step: a client
+-- that retries after a lost reply (a timeout, or an API process killed before
+-- it answered) gets this answer replayed instead of a second task. Only while
+-- the claim is still ours: an expired claim may belong to another request now.
+local idem = ARGV[at]
+if idem and redis.call("hget", idem, "token") == ARGV[at + 1] then
+  redis.call("hset", idem, "state", "done", "status", ARGV[at + 2], "response", ARGV[at + 3], "location", ARGV[at + 4])
+  redis.call("pexpire", idem, ARGV[at + 5])
 end
 return count
