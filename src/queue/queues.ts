@@ -32,7 +32,7 @@ const beeLua = createRequire(import.meta.url)('bee-queue/lib/lua/index.js') as {
  *   process restarts, so the jobs of a worker that crashed would stay `active`
  *   for good (the chaos test caught it);
  * - a worker's two clients (commands and blocking fetches) batch their
- *   writes per tick (see autocork.ts).
+ *   writes per event-loop turn (see autocork.ts).
  */
 function fixClient(queue: TaskQueue, worker: boolean): void {
   queue
@@ -42,7 +42,7 @@ function fixClient(queue: TaskQueue, worker: boolean): void {
       if (worker) {
         autoCork(client);
         // The blocking client sends one BRPOPLPUSH per job slot that frees up,
-        // and a batch of finished jobs frees many slots in one tick.
+        // and a batch of finished jobs frees many slots in one turn.
         autoCork(bclient);
       }
       client.on('ready', () => {

@@ -151,7 +151,7 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
     deps.metrics?.tasksSubmitted.inc({ task_type: taskType });
     const a = answer(queued);
     ctx.status = 202;
-    ctx.set('Location', a.location as string);
+    if (a.location) ctx.set('Location', a.location);
     ctx.body = a.body;
   }
 
