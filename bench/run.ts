@@ -64,7 +64,7 @@ const params: SuiteParams = {
   warmUpMs: quick ? 500 : 1500,
 };
 const redisTasks = quick ? 10_000 : 100_000;
-const imageTasks = quick ? 24 : 120;
+const imageTasks = quick ? 12 : 120;
 const imageConcurrency = 4;
 const profile = !argv['no-profile'] && !quick;
 
