@@ -70,7 +70,7 @@ export interface ChaosReport {
   duplicateDeliveries: number;
   /** Accepted tasks called back under more than one webhook-id. */
   tasksWithSeveralMessageIds: number;
-  /** Callbacks for task ids the client never saw accepted (a submit retried after a lost answer). */
+  /** Callbacks for task ids the client never saw accepted (a submit queued twice: its answer lost and not replayed). */
   callbacksForUnacknowledgedTasks: number;
   /** From the end of the last disruption to the last accepted task's first 200. */
   drainMs: number;
@@ -100,21 +100,27 @@ function newWorker(c: Ctx): ChildProcess {
   return startWorker({ group: c.group, logDir: c.logDir, name: `worker${workerSeq}`, env: c.env });
 }
 
-/** Submits one task until it is accepted (retrying connection errors and 5xx) or its deadline passes. */
-async function submitOne(pool: Pool, body: string, deadline: number, onRetry: () => void): Promise<string | null> {
+/**
+ * Submits one task until it is accepted (retrying connection errors, 5xx and
+ * 409) or its deadline passes. Every retry carries the same Idempotency-Key,
+ * as a careful client's would: a submit whose answer was lost (the API killed
+ * after queuing it) is answered from the stored reply, not queued again, and
+ * one whose API died before queuing answers 409 until its claim's lock expires.
+ */
+async function submitOne(pool: Pool, body: string, key: string, deadline: number, onRetry: () => void): Promise<string | null> {
   for (;;) {
     try {
       const res = await pool.request({
         path: '/api/v1/tasks',
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': BENCH_API_KEY },
+        headers: { 'content-type': 'application/json', 'x-api-key': BENCH_API_KEY, 'idempotency-key': key },
         body,
         headersTimeout: 10_000,
         bodyTimeout: 10_000,
       });
       const text = await res.body.text();
       if (res.statusCode === 202) return (JSON.parse(text) as { task_id: string }).task_id;
-      if (res.statusCode < 500 && res.statusCode !== 429) throw new Error(`submit refused: ${res.statusCode} ${text}`);
+      if (res.statusCode < 500 && res.statusCode !== 429 && res.statusCode !== 409) throw new Error(`submit refused: ${res.statusCode} ${text}`);
     } catch (err) {
       if (err instanceof Error && err.message.startsWith('submit refused')) throw err;
       // Connection refused/reset while the API or Redis restarts: try again.
@@ -254,7 +260,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           : { task_type: 'debug.sleep', task_data: { ms: 50 + ((n * 37) % 451) }, callback_url: receiver.url() },
       );
       inFlight.push(
-        submitOne(pool, body, Date.now() + 60_000, () => void (submitRetries += 1)).then((id) => {
+        // The deadline outlasts the API's 60 s idempotency lock.
+        submitOne(pool, body, `chaos-${n}`, Date.now() + 90_000, () => void (submitRetries += 1)).then((id) => {
           if (id) accepted.push(id);
           else neverAccepted += 1;
         }),
@@ -374,7 +381,7 @@ export function formatChaosReport(r: ChaosReport): string {
     `task records in Redis by status (incl. unacknowledged duplicates): ${JSON.stringify(r.recordsByStatus)}`,
     `receiver requests: ${r.requests.total} (200: ${r.requests.ok}, 500: ${r.requests.err500}, dropped: ${r.requests.dropped})`,
     `duplicate deliveries (same webhook-id answered 200 twice or more): ${r.duplicateDeliveries}; tasks with >1 webhook-id: ${r.tasksWithSeveralMessageIds}`,
-    `callbacks for tasks whose submit was retried after a lost answer: ${r.callbacksForUnacknowledgedTasks}`,
+    `callbacks for tasks the client never saw accepted (a submit queued twice): ${r.callbacksForUnacknowledgedTasks}`,
     `drain after chaos ended: ${(r.drainMs / 1000).toFixed(1)} s; total ${(r.elapsedMs / 1000).toFixed(1)} s`,
     r.ok ? 'RESULT: no loss' : `RESULT: LOSS OR STUCK TASKS (files kept in ${r.workDir})`,
   ];

@@ -47,6 +47,12 @@ describe('chaos: worker SIGKILL + Redis restart + failing receiver', function ()
     expect(report.notFinished).to.deep.equal([]);
   });
 
+  it('queues each accepted task once (every retried submit carries its Idempotency-Key)', () => {
+    const records = Object.values(report.recordsByStatus).reduce((a, b) => a + b, 0);
+    expect(records).to.equal(report.accepted);
+    expect(report.callbacksForUnacknowledgedTasks).to.equal(0);
+  });
+
   it('keeps one webhook-id per task outcome', () => {
     expect(report.tasksWithSeveralMessageIds).to.equal(0);
   });
