@@ -118,6 +118,17 @@ describe('store: task store finish and outbox record', () => {
     expect(await client.hget(keys.task('f1'), 'status')).to.equal('completed');
   });
 
+  it('stores the result and the delivery body exactly, every kind of character intact', async () => {
+    const fields = await running('f4');
+    const result = { s: 'é 🎬 "quoted" back\\slash /path \u2028 \u0000 \t', big: '12345678901234567890', nested: { a: [1, 'x'] } };
+    const body = JSON.stringify({ event: 'task.completed', result });
+    const entry = { ...callback('f4'), body };
+    await store.finish(fields, { status: 'completed', result }, [entry], [], Date.now() + 30_000);
+    expect(await client.hget(keys.task('f4'), 'result')).to.equal(JSON.stringify(result));
+    expect(await client.hget(keys.delivery('f4.1'), 'body')).to.equal(body);
+    expect(JSON.parse((await client.hget(keys.delivery('f4.1'), 'body')) ?? '')).to.deep.equal({ event: 'task.completed', result });
+  });
+
   it('a failure keeps progress and writes the error; no callback means no dlv field', async () => {
     const fields = await running('f2', { progress: '40' });
     const error = { message: 'boom', error_type: 'RuntimeError' };
