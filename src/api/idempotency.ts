@@ -10,9 +10,10 @@
  *
  * The handler gets the claim and may complete it itself, in the same Redis
  * step as its own writes (the submit routes pass it to the producer's
- * script). Then no crash or lost reply between "tasks queued" and "answer
- * stored" can let a retry queue the tasks a second time, and a release after
- * such a failure leaves the completed answer alone.
+ * script) and says so, which saves the separate store. Then no crash or
+ * lost reply between "tasks queued" and "answer stored" can let a retry
+ * queue the tasks a second time, and a release after such a failure leaves
+ * the completed answer alone.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
@@ -106,6 +107,12 @@ export interface IdempotencyClaim {
   ttlMs: number;
 }
 
+/**
+ * What a handler may return: `'answer-stored'` when it completed the claim in
+ * the same Redis step as its own writes, so `run` need not store the answer.
+ */
+export type IdempotentHandlerResult = 'answer-stored' | void;
+
 export interface Idempotency {
   /**
    * Runs `handler` once per (tenant, Idempotency-Key). Without the header it
@@ -117,7 +124,7 @@ export interface Idempotency {
     ctx: Context & { state: AuthState },
     scope: string,
     body: unknown,
-    handler: (claim: IdempotencyClaim | null) => Promise<void>,
+    handler: (claim: IdempotencyClaim | null) => Promise<IdempotentHandlerResult>,
   ): Promise<void>;
 }
 
@@ -207,7 +214,10 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
   return {
     async run(ctx, scope, body, handler) {
       const idemKey = idempotencyKeyOf(ctx);
-      if (idemKey === null) return handler(null);
+      if (idemKey === null) {
+        await handler(null);
+        return;
+      }
       const key = `${opts.prefix}:idem:${ctx.state.tenant}:${sha256hex(idemKey)}`;
       const token = randomUUID();
       const reply = await evalScript<ClaimReply>('th_idem_claim', key, [requestFingerprint(scope, body), token, lockMs]);
@@ -229,8 +239,9 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
         case 'claimed':
           break;
       }
+      let result: IdempotentHandlerResult;
       try {
-        await handler({ key, token, ttlMs });
+        result = await handler({ key, token, ttlMs });
       } catch (err) {
         // Nothing was created, or the handler stored its answer before its reply was lost
         // (release keeps a completed claim): either way the client may retry with the same key.
@@ -241,10 +252,10 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
         await release(key, token);
         return;
       }
+      if (result === 'answer-stored') return;
       const location = ctx.response.get('Location');
       const response = typeof ctx.body === 'string' ? ctx.body : JSON.stringify(ctx.body);
       try {
-        // A handler that completed the claim itself stored this same answer; writing it again is harmless.
         await evalScript<number>('th_idem_complete', key, [token, ctx.status, response, location, ttlMs]);
       } catch (err) {
         // The task exists: answer it. The claim expires with its lock.

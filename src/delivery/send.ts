@@ -11,7 +11,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { coerceError } from '../errors.js';
-import { classifyError } from './attempt-error.js';
+import { classifyError, type AttemptErrorKind } from './attempt-error.js';
 import { urlMemo } from './url-cache.js';
 import { redactUrl } from '../logger.js';
 
@@ -27,8 +27,6 @@ export interface AttemptRequest {
   /** Response bytes read at most; the rest is discarded with the socket. */
   maxResponseBytes: number;
 }
-
-import type { AttemptErrorKind } from './attempt-error.js';
 
 export type { AttemptErrorKind };
 

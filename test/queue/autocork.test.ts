@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import BeeQueue from 'bee-queue';
 import { autoCork } from '../../src/queue/autocork.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { countSocketWrites } from '../helpers/socket-writes.js';
 
 /** node-redis v3 as bee-queue exposes it, callback style. */
 interface NodeRedis {
-  stream: { _write(...args: unknown[]): void; _writev(...args: unknown[]): void; destroy(): void; emit(event: string): boolean };
+  stream: { destroy(): void; emit(event: string): boolean };
   ready: boolean;
   set(k: string, v: string, cb: (err: Error | null, r: string) => void): void;
   get(k: string, cb: (err: Error | null, r: string | null) => void): void;
@@ -37,25 +38,14 @@ describe('queue: autoCork (bee-queue client writes batched per event-loop turn)'
     await redis.destroy();
   });
 
-  /** Socket writes (syscalls: `_write` or `_writev` calls) made while `fn` runs and its replies arrive. */
+  /** Socket writes made while `fn` runs and its replies arrive. */
   async function countWrites<T>(fn: () => Promise<T>): Promise<{ writes: number; result: T }> {
-    const stream = client.stream;
-    const { _write: one, _writev: many } = stream;
-    let writes = 0;
-    stream._write = function (this: unknown, ...args: unknown[]) {
-      writes += 1;
-      return one.apply(this, args);
-    };
-    stream._writev = function (this: unknown, ...args: unknown[]) {
-      writes += 1;
-      return many.apply(this, args);
-    };
+    const counter = countSocketWrites(client.stream);
     try {
       const result = await fn();
-      return { writes, result };
+      return { writes: counter.writes, result };
     } finally {
-      stream._write = one;
-      stream._writev = many;
+      counter.restore();
     }
   }
 
