@@ -64,7 +64,7 @@ export const configSchema = z
     CALLBACK_BACKOFF_MS: int(1000, 1, 3_600_000),
     /** Deadline of one attempt: connect, headers and body. @default 30000 */
     CALLBACK_TIMEOUT_MS: int(30_000, 100, 600_000),
-    /** Longest `Retry-After` honoured on 429/503. @default 300000 */
+    /** Longest `Retry-After` honoured on a retried answer (408, 429, 5xx). @default 300000 */
     CALLBACK_RETRY_AFTER_MAX_MS: int(300_000, 0, 86_400_000),
     /** Include `traceback` in failure callbacks. @default true */
     CALLBACK_INCLUDE_TRACEBACK: bool(true),

@@ -9,9 +9,11 @@ export {
   callbackPayloadSchema,
   taskCompletedPayloadSchema,
   taskFailedPayloadSchema,
+  taskCancelledPayloadSchema,
   type CallbackPayload,
   type TaskCompletedPayload,
   type TaskFailedPayload,
+  type TaskCancelledPayload,
 } from './delivery/payload.js';
 export { defineTask, type TaskContext, type TaskDefinition, type TaskResult } from './tasks/define.js';
 export * from './errors.js';
