@@ -15,6 +15,14 @@ export interface BodyLimits {
 
 export const MAX_CALLBACK_URL_LENGTH = 2048;
 export const MAX_BATCH_TASKS = 100;
+/**
+ * Deepest nesting of `task_data` (the object itself is 1). Not a config
+ * setting: it exists only so that hostile depth (thousands of `[`, which
+ * JSON.parse accepts) is refused here instead of overflowing the stack of a
+ * recursive walk later (JSON.stringify in the producer, a task's own zod
+ * schema, the worker). 64 is far past any real task input.
+ */
+export const TASK_DATA_MAX_DEPTH = 64;
 
 /** Nesting depth of a JSON value: scalars 0, `{}` / `[]` 1. Iterative, so hostile depth cannot overflow the stack. */
 export function jsonDepth(value: unknown): number {
@@ -51,12 +59,24 @@ export const projectIdSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9_.:-]+$/, 'may contain only letters, digits and _ . : -');
 
+/** The issue message for `value` nested deeper than `max`, or null. */
+function depthProblem(value: unknown, max: number): string | null {
+  const depth = jsonDepth(value);
+  return depth > max ? `nested ${depth} deep; at most ${max} allowed` : null;
+}
+
+/** `task_data`: any JSON object within TASK_DATA_MAX_DEPTH; its fields are the task definition's business. */
+export const taskDataSchema = jsonObject.superRefine((value, ctx) => {
+  const problem = depthProblem(value, TASK_DATA_MAX_DEPTH);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export function metadataSchema(limits: BodyLimits) {
   return jsonObject.superRefine((value, ctx) => {
     // Depth first: a deep value is refused before it is serialised.
-    const depth = jsonDepth(value);
-    if (depth > limits.metadataMaxDepth) {
-      ctx.addIssue({ code: 'custom', message: `nested ${depth} deep; at most ${limits.metadataMaxDepth} allowed` });
+    const problem = depthProblem(value, limits.metadataMaxDepth);
+    if (problem !== null) {
+      ctx.addIssue({ code: 'custom', message: problem });
       return;
     }
     const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
@@ -78,7 +98,7 @@ export const optionsSchema = z.strictObject({
 export function taskBodySchema(limits: BodyLimits) {
   return z.strictObject({
     task_type: z.string().min(1).max(128),
-    task_data: jsonObject.optional(),
+    task_data: taskDataSchema.optional(),
     callback_url: callbackUrlSchema.nullable().optional(),
     metadata: metadataSchema(limits).nullable().optional(),
     project_id: projectIdSchema.nullable().optional(),

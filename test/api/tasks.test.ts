@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { TASK_DATA_MAX_DEPTH } from '../../src/api/schemas.js';
 import { registry } from '../../tasks/index.js';
 import { KEY_A, KEY_B, call, expectProblem, fields, startApi, type Harness } from './harness.js';
 
@@ -131,6 +132,23 @@ describe('api: task routes', () => {
       const view = await call(h, 'GET', `/api/v1/tasks/${String(ok.json.task_id)}`);
       expect(view.json.metadata).to.deep.equal(meta);
     });
+    it('task_data nested past TASK_DATA_MAX_DEPTH → 400 naming task_data, never a 500; at the limit it is queued', async () => {
+      // ~5,000 levels in ~10 KB: parses fine, but serialising it recursively overflows the stack.
+      const hostile = `{"task_type":"debug.echo","task_data":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}`;
+      const r = await call(h, 'POST', '/api/v1/tasks', { body: hostile });
+      expect(fields(expectProblem(r, 400))).to.deep.equal(['task_data']);
+      // One level past the limit (the task_data object itself is level 1).
+      const nest = (levels: number): unknown => {
+        let v: unknown = {};
+        for (let i = 1; i < levels; i += 1) v = { n: v };
+        return v;
+      };
+      const over = await call(h, 'POST', '/api/v1/tasks', { body: { task_type: 'debug.echo', task_data: nest(TASK_DATA_MAX_DEPTH + 1) } });
+      expect(fields(expectProblem(over, 400))).to.deep.equal(['task_data']);
+      expect(await taskKeys()).to.deep.equal([]);
+      const at = await call(h, 'POST', '/api/v1/tasks', { body: { task_type: 'debug.echo', task_data: nest(TASK_DATA_MAX_DEPTH) } });
+      expect(at.status, at.text).to.equal(202);
+    });
   });
 
   describe('POST /api/v1/tasks/batch', () => {
@@ -176,6 +194,14 @@ describe('api: task routes', () => {
       expect(p.known_task_types).to.be.an('array');
       expect(await taskKeys()).to.deep.equal([]);
       expect(await waiting('debug')).to.deep.equal([]);
+    });
+
+    it('deeply nested task_data in an element → 400 naming tasks.N.task_data, never a 500', async () => {
+      const deep = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+      const body = `{"tasks":[{"task_type":"debug.echo"},{"task_type":"debug.echo","task_data":${deep}}]}`;
+      const r = await call(h, 'POST', '/api/v1/tasks/batch', { body });
+      expect(fields(expectProblem(r, 400))).to.deep.equal(['tasks.1.task_data']);
+      expect(await taskKeys()).to.deep.equal([]);
     });
 
     it('refuses empty and oversized batches and unknown envelope fields', async () => {

@@ -74,9 +74,11 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
       unknownType = true;
     }
     const data = isRecord(raw) ? (raw.task_data ?? {}) : undefined;
-    if (def && isRecord(data)) {
+    // task_data the body schema refused (too deep) never reaches the task's own schema, which may recurse.
+    const dataField = join(prefix, 'task_data');
+    if (def && isRecord(data) && !issues.some((i) => i.field === dataField)) {
       const res = await def.input.safeParseAsync(data);
-      if (!res.success) issues.push(...zodIssues(res.error, join(prefix, 'task_data')));
+      if (!res.success) issues.push(...zodIssues(res.error, dataField));
     }
     issues.push(...(await callbackIssues(parsed.success ? parsed.data.callback_url : null, join(prefix, 'callback_url'))));
     if (issues.length > 0 || !parsed.success || !def) return { issues, unknownType };
