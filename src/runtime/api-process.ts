@@ -45,7 +45,7 @@ export async function startApiProcess(services: Services, opts: ApiProcessOption
     egress: services.egress,
     metrics: services.metrics,
     isShuttingDown: () => shuttingDown,
-    extraRouters: [createFilesRouter({ config }), ...(opts.extraRouters ?? [])],
+    extraRouters: [createFilesRouter({ config, redis: services.redis, keys: services.keys }), ...(opts.extraRouters ?? [])],
   });
   const server = http.createServer(app.callback());
   // Requests Node's parser refuses (or an unsupported Expect) get a problem+json body too.

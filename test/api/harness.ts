@@ -9,6 +9,7 @@ import type Koa from 'koa';
 import type { Redis } from 'ioredis';
 import { request, type Agent } from 'undici';
 import { createApp, type AppDeps } from '../../src/api/app.js';
+import { createFilesRouter } from '../../src/api/routes/files.js';
 import type { AuthState } from '../../src/api/auth.js';
 import { testConfig, type Config } from '../../src/config.js';
 import { checkUrl, createEgressAgent, egressPolicyFromConfig } from '../../src/egress/index.js';
@@ -39,6 +40,8 @@ export interface Harness {
 }
 
 export interface HarnessOptions extends Pick<AppDeps, 'extraRouters' | 'metrics'> {
+  /** Mount the files router as src/runtime/api-process.ts does (serving MEDIA_OUTPUT_DIR). */
+  withFiles?: boolean;
   /** Give the app a guarded egress agent (for routes that send, e.g. webhook tests). */
   withEgress?: boolean;
   /** What the app submits through, given the real producer (to inject failures). */
@@ -81,7 +84,7 @@ export async function startApi(env: Record<string, string> = {}, opts: HarnessOp
     producer: opts.wrapProducer ? opts.wrapProducer(producer) : producer,
     checkCallbackUrl: opts.checkCallbackUrl ?? (async (url) => void (await checkUrl(url, policy, { lookup }))),
     isShuttingDown: () => shuttingDown.value,
-    extraRouters: opts.extraRouters ?? [],
+    extraRouters: [...(opts.withFiles ? [createFilesRouter({ config, redis: client, keys })] : []), ...(opts.extraRouters ?? [])],
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(egress ? { egress } : {}),
   });

@@ -4,7 +4,6 @@
  * harness: private Redis, listening on 127.0.0.1:0.
  */
 import { request } from 'undici';
-import { createFilesRouter } from '../../src/api/routes/files.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { startApi, type Harness } from '../api/harness.js';
 
@@ -16,7 +15,7 @@ export function startTestApp(env: Record<string, string> = {}): Promise<TestApp>
   const MEDIA_OUTPUT_DIR = '/nonexistent-openapi-test';
   return startApi(
     { API_KEYS: API_KEY, MEDIA_OUTPUT_DIR, ...env },
-    { extraRouters: [createFilesRouter({ config: { MEDIA_OUTPUT_DIR } })], metrics: createMetrics({ defaults: false }) },
+    { withFiles: true, metrics: createMetrics({ defaults: false }) },
   );
 }
 

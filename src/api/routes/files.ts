@@ -3,15 +3,21 @@
  * single-range support. Mounted behind API-key auth by the app. Traversal is
  * impossible by construction: the task id must be a UUID, the name a plain
  * file name (no separators, no leading dot), and the file a regular file
- * (not a symlink) inside the task's output directory.
+ * (not a symlink) inside the task's output directory. Files are per API key:
+ * the task record must belong to the caller's tenant, and another tenant's
+ * task (or one whose record retention removed) answers the same 404 as an
+ * unknown one, so ids cannot be probed across keys.
  */
 import { createReadStream } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { Router } from '@koa/router';
+import type { Redis } from 'ioredis';
 import type { Config } from '../../config.js';
 import { NotFoundError } from '../../errors.js';
 import { contentTypeFor, isOutputFilename, isTaskId } from '../../media/output.js';
+import type { Keys } from '../../store/keys.js';
+import type { AuthState } from '../auth.js';
 
 export interface ByteRange {
   start: number;
@@ -43,14 +49,23 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end };
 }
 
-export function createFilesRouter(deps: { config: Pick<Config, 'MEDIA_OUTPUT_DIR'> }): Router {
-  const router = new Router();
+export interface FilesRouteDeps {
+  config: Pick<Config, 'MEDIA_OUTPUT_DIR'>;
+  /** Reads the task record's tenant. */
+  redis: Redis;
+  keys: Keys;
+}
+
+export function createFilesRouter(deps: FilesRouteDeps): Router<AuthState> {
+  const router = new Router<AuthState>();
   const root = path.resolve(deps.config.MEDIA_OUTPUT_DIR);
 
   // @koa/router answers HEAD with the GET route; the handler skips the body for HEAD.
   router.get('/api/v1/files/:taskId/:name', async (ctx) => {
     const { taskId = '', name = '' } = ctx.params;
     if (!isTaskId(taskId) || !isOutputFilename(name)) throw new NotFoundError('File');
+    const tenant = await deps.redis.hget(deps.keys.task(taskId), 'tenant');
+    if (tenant === null || tenant !== ctx.state.tenant) throw new NotFoundError('File');
     const file = path.join(root, taskId, name);
     if (path.dirname(path.dirname(file)) !== root) throw new NotFoundError('File');
     const info = await lstat(file).catch(() => null);
