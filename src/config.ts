@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError, type FieldIssue } from './errors.js';
+import { standardWebhooksKey } from './delivery/sign.js';
 
 /** Known queues. Every task definition names one of them. */
 export const QUEUE_NAMES = ['video', 'image', 'audio', 'debug'] as const;
@@ -13,6 +14,24 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 /** Secrets shipped for local development only; refused in production. */
 export const DEV_API_KEY = 'dev-key';
 export const DEV_WEBHOOK_SECRET = 'whsec_ZGV2LXNlY3JldC1kby1ub3QtdXNlLWluLXByb2R1Y3Rpb24=';
+
+/**
+ * A signing secret: any non-empty string, but one that starts with `whsec_`
+ * must be base64 after it (Standard Webhooks decodes it); caught here so a
+ * typo fails at start-up with the variable's name, not at the first callback.
+ */
+const secret = () =>
+  z
+    .string()
+    .refine((s) => {
+      try {
+        standardWebhooksKey(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'the part after "whsec_" must be base64')
+    .default('');
 
 const int = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -57,7 +76,13 @@ export const configSchema = z
     /** Valid API keys, comma-separated; each a key or `sha256:<hex>`. Dev default: `dev-key`. */
     API_KEYS: list(''),
     /** Secret for callback signatures (`whsec_<base64>` recommended). Required in production. */
-    WEBHOOK_SECRET: z.string().default(''),
+    WEBHOOK_SECRET: secret(),
+    /**
+     * The secret being rotated out: while set, task callbacks carry a second
+     * `webhook-signature` under it, so receivers can move to WEBHOOK_SECRET
+     * at their own pace. Empty = none.
+     */
+    WEBHOOK_SECRET_PREVIOUS: secret(),
     /** Retries after the first callback attempt. @default 3 */
     CALLBACK_MAX_RETRIES: int(3, 0, 10),
     /** First retry delay; doubles each retry (1 s, 2 s, 4 s). @default 1000 */

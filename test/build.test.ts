@@ -28,7 +28,10 @@ describe('build', function () {
       const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
       const body = '{"event":"task.completed"}';
       const headers = lib.createSigner(secret).headers('msg_1', Math.floor(Date.now() / 1000), body);
-      expect(lib.verifyCallback(body, headers, secret).scheme).to.include('standard-webhooks');
+      expect(lib.verifyCallback(body, headers, secret).id).to.equal('msg_1');
+      const cancelled = { event: 'task.cancelled', task_id: 't1', project_id: null, task_type: 'debug.sleep', status: 'cancelled', cancelled_at: new Date().toISOString(), metadata: {} };
+      expect(lib.taskCancelledPayloadSchema.parse(cancelled)).to.deep.equal(cancelled);
+      expect(lib.callbackPayloadSchema.safeParse({ ...cancelled, status: 'completed' }).success).to.equal(false);
       expect(() => lib.verifyCallback(`${body} `, headers, secret)).to.throw(lib.SignatureVerificationError);
     } finally {
       rmSync(dir, { recursive: true, force: true });

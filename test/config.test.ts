@@ -45,4 +45,15 @@ describe('config', () => {
       expect((err as Error).message).to.include('CALLBACK_MAX_RETRIES');
     }
   });
+
+  it('refuses a whsec_ secret whose key part is not base64, naming the variable', () => {
+    try {
+      parseConfig({ NODE_ENV: 'test', WEBHOOK_SECRET: 'whsec_not base64!', WEBHOOK_SECRET_PREVIOUS: 'whsec_also*bad' });
+      expect.fail('should throw');
+    } catch (err) {
+      expect(err).to.be.instanceOf(ConfigError);
+      expect((err as ConfigError).issues.map((i) => i.field)).to.deep.equal(['WEBHOOK_SECRET', 'WEBHOOK_SECRET_PREVIOUS']);
+    }
+    expect(parseConfig({ NODE_ENV: 'test', WEBHOOK_SECRET_PREVIOUS: 'any plain secret' }).WEBHOOK_SECRET_PREVIOUS).to.equal('any plain secret');
+  });
 });

@@ -2,12 +2,13 @@
 //
 //   WEBHOOK_SECRET=whsec_... PORT=4000 node examples/express-receiver/server.mjs
 //
-// It verifies BOTH signatures taskhook sends, on the raw body, before parsing it:
-//   - X-Webhook-Signature: sha256=<hex HMAC-SHA256(body)>, keyed by the secret string as configured;
-//   - Standard Webhooks: webhook-signature = v1,<base64 HMAC-SHA256("{id}.{timestamp}.{body}")>, keyed by
-//     the base64 after "whsec_" (or the secret's raw bytes when it has no "whsec_" prefix), with
-//     webhook-timestamp no more than 300 s away from our clock in either direction.
-// Any failure answers 401; a verified callback answers 204.
+// It verifies the Standard Webhooks signature on the raw body, before parsing it:
+// webhook-signature = v1,<base64 HMAC-SHA256("{id}.{timestamp}.{body}")>, keyed by the base64 after
+// "whsec_" (or the secret's raw bytes when it has no "whsec_" prefix), with webhook-timestamp no more than
+// 300 s away from our clock in either direction. During a secret rotation taskhook sends one signature per
+// secret, so this receiver keeps working with either. (X-Webhook-Signature, the older scheme, covers no
+// timestamp and only the newest secret; it is not needed.)
+// A failed check answers 401; a verified callback answers 204.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express from 'express';
 
@@ -20,7 +21,6 @@ if (!SECRET) {
   process.exit(1);
 }
 
-const legacyKey = Buffer.from(SECRET, 'utf8');
 const standardKey = SECRET.startsWith('whsec_')
   ? Buffer.from(SECRET.slice('whsec_'.length), 'base64')
   : Buffer.from(SECRET, 'utf8');
@@ -33,14 +33,10 @@ function safeEqual(a, b) {
 
 /** Returns null when the request is authentic and fresh, otherwise the reason it is not. */
 function verify(rawBody, headers) {
-  const legacy = headers['x-webhook-signature'];
   const id = headers['webhook-id'];
   const timestamp = headers['webhook-timestamp'];
   const signatures = headers['webhook-signature'];
-  if (!legacy || !id || !timestamp || !signatures) return 'missing signature headers';
-
-  const expectedLegacy = 'sha256=' + createHmac('sha256', legacyKey).update(rawBody).digest('hex');
-  if (!safeEqual(legacy.trim().toLowerCase(), expectedLegacy)) return 'x-webhook-signature mismatch';
+  if (!id || !timestamp || !signatures) return 'missing signature headers';
 
   if (!/^\d+$/.test(timestamp)) return 'malformed webhook-timestamp';
   const skew = Math.floor(Date.now() / 1000) - Number(timestamp);

@@ -40,9 +40,10 @@ const WHSEC_PREFIX = 'whsec_';
 export function standardWebhooksKey(secret: string): Buffer {
   if (!secret.startsWith(WHSEC_PREFIX)) return Buffer.from(secret, 'utf8');
   const b64 = secret.slice(WHSEC_PREFIX.length);
-  // Buffer.from(…, 'base64') silently skips junk; refuse it instead, since a
-  // typo would otherwise produce signatures no receiver can verify.
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) {
+  // Buffer.from(…, 'base64') silently skips junk and a dangling last
+  // character (length ≡ 1 mod 4 is never base64); refuse both, since a typo
+  // would otherwise produce signatures no receiver can verify.
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.replace(/=+$/, '').length % 4 === 1) {
     throw new TypeError('Webhook secret: the part after "whsec_" must be base64');
   }
   return Buffer.from(b64, 'base64');

@@ -1,16 +1,19 @@
 /**
- * `verifyCallback` for Node receivers: checks every signature scheme a
- * callback carries against the raw body, before the body is parsed.
+ * `verifyCallback` for Node receivers: checks a callback's Standard Webhooks
+ * signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`) against
+ * the raw body, before the body is parsed.
  *
- * Every scheme present must verify (a request with one good and one bad
- * signature is refused: a forger may strip headers, but never fix them), and
- * at least one must be present.
+ * `x-webhook-signature` is not consulted, and a request carrying only it is
+ * refused. It covers neither the message id nor a timestamp, so it cannot stop
+ * a replay, and taskhook always sends the Standard Webhooks headers: a request
+ * without them has been stripped on the way. It also carries the current
+ * secret only, so while a secret is being rotated a receiver still holding the
+ * previous one can verify `webhook-signature` (which then carries one
+ * signature per secret) but not `x-webhook-signature`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SignatureVerificationError } from '../errors.js';
 import { standardWebhooksKey } from './sign.js';
-
-export type SignatureScheme = 'standard-webhooks' | 'x-webhook-signature';
 
 export type CallbackHeaders = Record<string, string | string[] | undefined> | Headers;
 
@@ -26,12 +29,10 @@ export interface VerifyOptions {
 }
 
 export interface VerifiedCallback {
-  /** The schemes that were present and verified. */
-  scheme: SignatureScheme[];
   /** `webhook-id`: the same across retries of one outcome; deduplicate on it. */
-  id?: string;
+  id: string;
   /** `webhook-timestamp`, seconds since the epoch. */
-  timestamp?: number;
+  timestamp: number;
 }
 
 const DEFAULT_TOLERANCE_S = 300;
@@ -46,55 +47,40 @@ export function verifyCallback(
   if (secret.length === 0) throw new TypeError('verifyCallback: the secret must not be empty');
   const body = typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody;
   const get = headerReader(headers);
-  const verified: VerifiedCallback = { scheme: [] };
 
   const id = get('webhook-id');
   const ts = get('webhook-timestamp');
   const sigs = get('webhook-signature');
-  const legacy = get('x-webhook-signature');
 
-  if (id === undefined && ts === undefined && sigs === undefined && legacy === undefined) {
+  if (id === undefined && ts === undefined && sigs === undefined) {
     throw new SignatureVerificationError(
-      'No signature headers: expected webhook-id/webhook-timestamp/webhook-signature or x-webhook-signature',
+      get('x-webhook-signature') === undefined
+        ? 'No signature headers: expected webhook-id, webhook-timestamp and webhook-signature'
+        : 'x-webhook-signature alone is not accepted (it has no timestamp, so it cannot stop replays): expected webhook-id, webhook-timestamp and webhook-signature',
     );
   }
-
-  if (id !== undefined || ts !== undefined || sigs !== undefined) {
-    if (id === undefined || ts === undefined || sigs === undefined) {
-      throw new SignatureVerificationError(
-        'Incomplete Standard Webhooks headers: webhook-id, webhook-timestamp and webhook-signature are all required',
-      );
-    }
-    const timestamp = checkTimestamp(ts, options);
-    const mac = createHmac('sha256', standardWebhooksKey(secret));
-    mac.update(`${id}.${ts}.`, 'utf8');
-    mac.update(body);
-    const expected = mac.digest('base64');
-    // Several signatures may be offered (secret rotation); any one may match.
-    // Split on whitespace; a trailing comma is what Headers#get leaves when the
-    // header was repeated (values joined with ", ").
-    const offered = sigs
-      .split(/\s+/)
-      .map((s) => s.replace(/,$/, ''))
-      .filter((s) => s.startsWith('v1,'))
-      .map((s) => s.slice(3));
-    if (!offered.some((sig) => safeEqual(sig, expected))) {
-      throw new SignatureVerificationError('webhook-signature does not match the body (no matching v1 signature)');
-    }
-    verified.scheme.push('standard-webhooks');
-    verified.id = id;
-    verified.timestamp = timestamp;
+  if (id === undefined || ts === undefined || sigs === undefined) {
+    throw new SignatureVerificationError(
+      'Incomplete Standard Webhooks headers: webhook-id, webhook-timestamp and webhook-signature are all required',
+    );
   }
-
-  if (legacy !== undefined) {
-    const expected = `sha256=${createHmac('sha256', Buffer.from(secret, 'utf8')).update(body).digest('hex')}`;
-    if (!safeEqual(legacy.trim().toLowerCase(), expected)) {
-      throw new SignatureVerificationError('x-webhook-signature does not match the body');
-    }
-    verified.scheme.push('x-webhook-signature');
+  const timestamp = checkTimestamp(ts, options);
+  const mac = createHmac('sha256', standardWebhooksKey(secret));
+  mac.update(`${id}.${ts}.`, 'utf8');
+  mac.update(body);
+  const expected = mac.digest('base64');
+  // Several signatures may be offered (secret rotation); any one may match.
+  // Split on whitespace; a trailing comma is what Headers#get leaves when the
+  // header was repeated (values joined with ", ").
+  const offered = sigs
+    .split(/\s+/)
+    .map((s) => s.replace(/,$/, ''))
+    .filter((s) => s.startsWith('v1,'))
+    .map((s) => s.slice(3));
+  if (!offered.some((sig) => safeEqual(sig, expected))) {
+    throw new SignatureVerificationError('webhook-signature does not match the body (no matching v1 signature)');
   }
-
-  return verified;
+  return { id, timestamp };
 }
 
 function checkTimestamp(raw: string, options: VerifyOptions): number {

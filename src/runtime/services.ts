@@ -50,7 +50,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     disableAfterMs: config.WEBHOOK_DISABLE_AFTER_H * 3_600_000,
     progressIntervalMs: config.PROGRESS_EVENT_INTERVAL_MS,
   });
-  const signer = createSigner(config.WEBHOOK_SECRET);
+  const signer = createSigner(config.WEBHOOK_SECRET, { previous: config.WEBHOOK_SECRET_PREVIOUS });
   const endpoints = createEndpointDirectory(redis, keys);
   const metrics = createMetrics({ collectQueues: queueGaugeCollector(redis, keys, `${hostname()}:${process.pid}`) });
   return {

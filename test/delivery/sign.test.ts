@@ -84,6 +84,8 @@ describe('delivery/sign', () => {
   it('refuses an empty secret, a whsec_ secret that is not base64 and a fractional timestamp', () => {
     expect(() => createSigner('')).to.throw(TypeError);
     expect(() => createSigner('whsec_not base64!')).to.throw(TypeError, /base64/);
+    // A dangling last character decodes to the same key as without it: a typo that would pass unnoticed.
+    expect(() => createSigner('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwx')).to.throw(TypeError, /base64/);
     expect(() => createSigner('whsec_')).to.throw(TypeError);
     expect(() => createSigner(VECTOR.secret).headers('m', 1.5, '{}')).to.throw(TypeError);
   });

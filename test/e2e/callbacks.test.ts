@@ -2,11 +2,14 @@
  * Submit over HTTP → worker → signed callback to a real receiver, through the
  * real path (API, Redis, bee-queue, worker, outbox, undici).
  */
+import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
+import { Webhook } from 'standardwebhooks';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { expectValidSignatures } from '../helpers/signatures.js';
+import { expectValidSignatures, TEST_SECRET } from '../helpers/signatures.js';
+import { verifyCallback } from '../../src/delivery/verify.js';
 import { taskCompletedPayloadSchema, taskFailedPayloadSchema } from '../../src/delivery/payload.js';
 
 describe('e2e: task → signed callback', function () {
@@ -186,6 +189,37 @@ describe('e2e: the default retry schedule (1 s, 2 s, 4 s)', function () {
       const gap2 = (got[2]?.at ?? 0) - (got[1]?.at ?? 0);
       expect(gap1).to.be.within(990, 2500);
       expect(gap2).to.be.within(1990, 4500);
+    } finally {
+      await stack.close();
+      await receiver.close();
+      await redis.destroy();
+    }
+  });
+});
+
+describe('e2e: rotating WEBHOOK_SECRET with WEBHOOK_SECRET_PREVIOUS', function () {
+  this.timeout(30_000);
+
+  it('signs task callbacks under both secrets, so receivers holding either one verify', async () => {
+    const next = `whsec_${Buffer.from('the new callback secret, 32 bytes').toString('base64')}`;
+    const redis = await startRedis();
+    const receiver = await startReceiver();
+    const stack = await startStack({ redisUrl: redis.url, env: { WEBHOOK_SECRET: next, WEBHOOK_SECRET_PREVIOUS: TEST_SECRET } });
+    try {
+      const res = await stack.post('/api/v1/tasks', { task_type: 'debug.echo', callback_url: receiver.url });
+      expect(res.status).to.equal(202);
+      const [got] = await receiver.waitFor(1);
+      if (!got) throw new Error('no callback');
+      expect(String(got.headers['webhook-signature']).split(' ')).to.have.length(2);
+      // The official verifier and taskhook's own, with the old secret and with the new one.
+      const headers = { 'webhook-id': String(got.headers['webhook-id']), 'webhook-timestamp': String(got.headers['webhook-timestamp']), 'webhook-signature': String(got.headers['webhook-signature']) };
+      for (const secret of [TEST_SECRET, next]) {
+        new Webhook(secret).verify(got.body, headers);
+        expect(verifyCallback(got.body, got.headers, secret).id).to.equal(headers['webhook-id']);
+      }
+      // x-webhook-signature has room for one signature: the new secret's.
+      expect(got.headers['x-webhook-signature']).to.equal(`sha256=${createHmac('sha256', Buffer.from(next, 'utf8')).update(got.body).digest('hex')}`);
+      expect(() => verifyCallback(got.body, got.headers, `whsec_${Buffer.from('neither secret').toString('base64')}`)).to.throw(/does not match/);
     } finally {
       await stack.close();
       await receiver.close();

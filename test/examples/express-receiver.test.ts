@@ -77,6 +77,12 @@ for (const secret of ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'a-plain-secret'
       expect(stdout).to.not.include('msg_example_2');
     });
 
+    it('still verifies while taskhook rotates to a new secret (signed under both; x-webhook-signature under the new one only)', async () => {
+      const next = secret.startsWith('whsec_') ? `whsec_${Buffer.from('rotated secret for the example').toString('base64')}` : `${secret}-rotated`;
+      const headers = createSigner(next, { previous: secret }).headers('msg_example_5', Math.floor(Date.now() / 1000), body);
+      expect((await post(body, headers)).status).to.equal(204);
+    });
+
     it('a stale timestamp → 401, and so is one too far ahead', async () => {
       const now = Math.floor(Date.now() / 1000);
       for (const ts of [now - 301 - 5, now + 301 + 5]) {
@@ -89,9 +95,9 @@ for (const secret of ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'a-plain-secret'
 
     it('a missing signature header or a wrong secret → 401', async () => {
       const headers = createSigner(secret).headers('msg_example_4', Math.floor(Date.now() / 1000), body);
-      const { 'x-webhook-signature': _drop, ...partial } = headers;
+      const { 'webhook-timestamp': _drop, ...partial } = headers;
       expect((await post(body, partial)).status).to.equal(401);
-      const wrong = createSigner(secret + 'x').headers('msg_example_4', Math.floor(Date.now() / 1000), body);
+      const wrong = createSigner(secret.startsWith('whsec_') ? `whsec_${Buffer.from('a different secret').toString('base64')}` : `${secret}x`).headers('msg_example_4', Math.floor(Date.now() / 1000), body);
       expect((await post(body, wrong)).status).to.equal(401);
       expect(stdout).to.not.include('msg_example_4');
     });
