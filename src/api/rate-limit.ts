@@ -26,7 +26,18 @@ if n == 1 then redis.call("pexpire", KEYS[1], ARGV[1]) end
 return n
 `;
 
+/**
+ * KEYS[1] the window's counter
+ * Gives one hit back, only while the window's key still exists: a DECR on an
+ * expired window would leave a counter of -1 with no TTL behind.
+ */
+const RELEASE_LUA = `
+if redis.call("exists", KEYS[1]) == 1 then return redis.call("decr", KEYS[1]) end
+return 0
+`;
+
 const COMMAND = 'th_rate_limit_hit';
+const RELEASE_COMMAND = 'th_rate_limit_release';
 
 export class RateLimitedError extends TaskhookError {
   constructor(limit: number, retryAfterS: number) {
@@ -62,13 +73,6 @@ export function rateLimitVerdict(count: number, limit: number, nowMs: number): R
   return { allowed: count <= limit, remaining: Math.max(0, limit - count), resetS };
 }
 
-/**
- * Router-level middleware, mounted after auth (it needs `ctx.state.tenant`).
- * Sets `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` on every
- * answer; over the limit → 429 `rate_limited` with `Retry-After`. If Redis
- * fails, the request is let through (logged): the limiter protects Redis, it
- * should not add a second way for Redis trouble to fail requests.
- */
 /** The counter of `subject` for the window that contains `t`. */
 export function windowKey(prefix: string, subject: string, t: number): string {
   return `${prefix}:rl:${subject}:${Math.floor(t / RATE_LIMIT_WINDOW_MS)}`;
@@ -87,6 +91,28 @@ export function windowCounter(redis: Redis, prefix: string): (subject: string, t
   return (subject, t) => run.call(redis, windowKey(prefix, subject, t), RATE_LIMIT_WINDOW_MS - (t % RATE_LIMIT_WINDOW_MS) + 1000);
 }
 
+/**
+ * `release(subject, t)` gives back one hit counted by `windowCounter` for the
+ * same window: for budgets reserved before the outcome is known (the
+ * dashboard counts every sign-in first, then returns the hit of a right key).
+ */
+export function windowRelease(redis: Redis, prefix: string): (subject: string, t: number) => Promise<void> {
+  if (typeof (redis as unknown as Record<string, unknown>)[RELEASE_COMMAND] !== 'function') {
+    redis.defineCommand(RELEASE_COMMAND, { numberOfKeys: 1, lua: RELEASE_LUA });
+  }
+  const run = (redis as unknown as Record<string, (k: string) => Promise<number>>)[RELEASE_COMMAND] as (k: string) => Promise<number>;
+  return async (subject, t) => {
+    await run.call(redis, windowKey(prefix, subject, t));
+  };
+}
+
+/**
+ * Router-level middleware, mounted after auth (it needs `ctx.state.tenant`).
+ * Sets `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` on every
+ * answer; over the limit → 429 `rate_limited` with `Retry-After`. If Redis
+ * fails, the request is let through (logged): the limiter protects Redis, it
+ * should not add a second way for Redis trouble to fail requests.
+ */
 export function rateLimitMiddleware(opts: RateLimitOptions): Middleware<AuthState> {
   const { redis, limitPerMin: limit, logger } = opts;
   const now = opts.now ?? Date.now;

@@ -16,7 +16,7 @@ import type { Producer } from '../queue/producer.js';
 import type { Keys } from '../store/keys.js';
 import type { TaskRegistry } from '../tasks/registry.js';
 import { VERSION } from '../version.js';
-import { keyDigests, matchKey, TENANT_ID_LENGTH } from '../api/auth.js';
+import { keyDigests, matchKey } from '../api/auth.js';
 import { readJsonBody } from '../api/body.js';
 import { createTaskActions, taskListQuerySchema } from '../api/routes/task-control.js';
 import { createDeliveryActions } from '../api/routes/deliveries.js';
@@ -24,7 +24,7 @@ import { parseOr400, recoverSchema } from '../webhooks/schemas.js';
 import { createAssets } from './assets.js';
 import { createDashboardData } from './data.js';
 import { DASHBOARD_CSP, loginPage, shellPage } from './html.js';
-import { rateLimitVerdict, windowCounter, windowKey } from '../api/rate-limit.js';
+import { rateLimitVerdict, windowCounter, windowRelease } from '../api/rate-limit.js';
 import {
   assertSameOrigin,
   clearSessionCookie,
@@ -73,8 +73,9 @@ export function dashboardRouter(deps: DashboardDeps): Router<DashboardState> {
   const { config, redis, keys } = deps;
   const ttlMs = config.DASHBOARD_SESSION_TTL_MIN * 60_000;
   const digests = keyDigests(config.API_KEYS);
-  const sessions = createSessionStore(redis, keys.prefix, ttlMs);
+  const sessions = createSessionStore(redis, keys.prefix, ttlMs, digests);
   const loginFailures = windowCounter(redis, keys.prefix);
+  const releaseLoginFailure = windowRelease(redis, keys.prefix);
   const data = createDashboardData(redis, keys);
   const taskActions = createTaskActions(deps);
   const deliveryActions = createDeliveryActions(deps);
@@ -129,25 +130,28 @@ export function dashboardRouter(deps: DashboardDeps): Router<DashboardState> {
 
   router.post('/dashboard/login', async (ctx) => {
     assertSameOrigin(ctx);
+    const form = await readForm(ctx);
     // Guessing keys through the form: after LOGIN_FAILURES_PER_MIN wrong keys from
-    // one client address, it waits for the next minute.
+    // one client address, it waits for the next minute. Every attempt reserves a
+    // failure first (one atomic INCR, its window's TTL set in the same script) and
+    // a right key gives it back: a read-then-count check let parallel guesses
+    // all pass the read before any of them was counted.
     const t = Date.now();
     const subject = `login:${ctx.ip}`;
-    const failures = Number((await redis.get(windowKey(keys.prefix, subject, t))) ?? 0);
-    if (failures >= LOGIN_FAILURES_PER_MIN) {
-      const v = rateLimitVerdict(failures + 1, LOGIN_FAILURES_PER_MIN, t);
+    const attempts = await loginFailures(subject, t);
+    if (attempts > LOGIN_FAILURES_PER_MIN) {
+      const v = rateLimitVerdict(attempts, LOGIN_FAILURES_PER_MIN, t);
       ctx.set('Retry-After', String(v.resetS));
       return html(ctx, 429, loginPage({ version: VERSION, error: `Too many failed sign-ins; try again in ${v.resetS} s.` }));
     }
-    const form = await readForm(ctx);
     const key = (form.get('api_key') ?? '').trim();
     const digest = key === '' ? null : matchKey(key, digests);
     if (digest === null) {
-      await loginFailures(subject, t);
       deps.logger.info('dashboard login refused', { ip: ctx.ip });
       return html(ctx, 401, loginPage({ version: VERSION, error: 'That API key is not valid.' }));
     }
-    const { id } = await sessions.create(digest.toString('hex').slice(0, TENANT_ID_LENGTH));
+    await releaseLoginFailure(subject, t);
+    const { id } = await sessions.create(digest);
     setSessionCookie(ctx, id, ttlMs, httpsPublic);
     ctx.status = 303;
     ctx.redirect('/dashboard');

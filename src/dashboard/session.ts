@@ -1,13 +1,17 @@
 /**
  * Dashboard sessions: a login exchanges the API key for a random session id
- * (the `th_session` cookie) and a CSRF token. Redis keeps only the tenant and
- * the token, under the SHA-256 of the id, so neither the key nor a usable
- * cookie value can be read back from Redis.
+ * (the `th_session` cookie) and a CSRF token. Redis keeps the tenant, the
+ * token and the SHA-256 digest of the key that signed in (what a `sha256:`
+ * API_KEYS entry holds), under the SHA-256 of the id, so neither the key nor
+ * a usable cookie value can be read back from Redis. A session whose key is
+ * no longer configured is refused: removing a key from API_KEYS ends its
+ * sessions at the next restart, not when their TTL runs out.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Redis } from 'ioredis';
 import { TaskhookError } from '../errors.js';
+import { TENANT_ID_LENGTH } from '../api/auth.js';
 
 export const SESSION_COOKIE = 'th_session';
 export const COOKIE_PATH = '/dashboard';
@@ -20,9 +24,9 @@ export interface Session {
 }
 
 export interface SessionStore {
-  /** A new session for `tenant`; returns the cookie value and the session. */
-  create(tenant: string): Promise<{ id: string; session: Session }>;
-  /** The live session behind a cookie value, or null. */
+  /** A new session for the key with SHA-256 `keyDigest`; returns the cookie value and the session. */
+  create(keyDigest: Buffer): Promise<{ id: string; session: Session }>;
+  /** The live session behind a cookie value, or null (also when its key is no longer configured). */
   get(id: string | undefined): Promise<Session | null>;
   destroy(id: string | undefined): Promise<void>;
 }
@@ -32,22 +36,30 @@ export function sessionKey(prefix: string, id: string): string {
   return `${prefix}:sess:${createHash('sha256').update(id).digest('hex')}`;
 }
 
-export function createSessionStore(redis: Redis, prefix: string, ttlMs: number): SessionStore {
+/** `configured`: digests of the keys in API_KEYS (`keyDigests`); a session made with any other key is refused. */
+export function createSessionStore(redis: Redis, prefix: string, ttlMs: number, configured: readonly Buffer[]): SessionStore {
+  const live = new Set(configured.map((d) => d.toString('hex')));
   return {
-    async create(tenant) {
+    async create(keyDigest) {
       const id = randomBytes(32).toString('base64url');
-      const session: Session = { tenant, csrf: randomBytes(32).toString('base64url') };
+      const key = keyDigest.toString('hex');
+      const session: Session = { tenant: key.slice(0, TENANT_ID_LENGTH), csrf: randomBytes(32).toString('base64url') };
       await redis
         .multi()
-        .hset(sessionKey(prefix, id), { tenant: session.tenant, csrf: session.csrf, created: String(Date.now()) })
+        .hset(sessionKey(prefix, id), { tenant: session.tenant, csrf: session.csrf, key, created: String(Date.now()) })
         .pexpire(sessionKey(prefix, id), ttlMs)
         .exec();
       return { id, session };
     },
     async get(id) {
       if (id === undefined || !SESSION_ID.test(id)) return null;
-      const [tenant, csrf] = await redis.hmget(sessionKey(prefix, id), 'tenant', 'csrf');
-      return tenant && csrf ? { tenant, csrf } : null;
+      const [tenant, csrf, key] = await redis.hmget(sessionKey(prefix, id), 'tenant', 'csrf', 'key');
+      if (!tenant || !csrf) return null;
+      // Refused, not deleted: during a rolling restart that adds a key, a process
+      // still on the old list must not destroy a session another one just made.
+      // Sessions from before keys were recorded carry none: one more sign-in.
+      if (!key || !live.has(key)) return null;
+      return { tenant, csrf };
     },
     async destroy(id) {
       if (id !== undefined && SESSION_ID.test(id)) await redis.del(sessionKey(prefix, id));

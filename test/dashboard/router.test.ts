@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { expect } from 'chai';
+import { request } from 'undici';
 import type { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { API_KEY, startStack, type Stack } from '../helpers/stack.js';
@@ -6,6 +9,7 @@ import { tenantOf } from '../../src/api/auth.js';
 import { act, call, login, session, setCookies, type DashSession } from './helpers.js';
 
 const OTHER_KEY = 'other-tenant-key';
+const sha256hex = (s: string): string => createHash('sha256').update(s).digest('hex');
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
 
 describe('dashboard (HTTP)', function () {
@@ -73,6 +77,65 @@ describe('dashboard (HTTP)', function () {
     expect((await login(base, API_KEY)).status).to.equal(303);
   });
 
+  it('parallel wrong keys cannot get past the limit: at most 10 of 40 are checked, the rest are 429', async () => {
+    const msLeft = 60_000 - (Date.now() % 60_000);
+    if (msLeft < 5000) await new Promise((r) => setTimeout(r, msLeft + 50));
+    for (const k of await client.keys(`${stack.config.REDIS_PREFIX}:rl:login:*`)) await client.del(k);
+    // Every request sends its headers at once and its form only once all 40 are in flight, so all of
+    // them are past any "how many so far?" read before the first wrong key is counted.
+    const release: (() => void)[] = [];
+    const replies = Array.from({ length: 40 }, (_, i) => {
+      const body = new Readable({ read() {} });
+      release.push(() => body.push(null));
+      body.push(new URLSearchParams({ api_key: `wrong-parallel-${i}` }).toString());
+      return request(`${base}/dashboard/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      }).then(async (r) => {
+        await r.body.dump();
+        return r.statusCode;
+      });
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    for (const end of release) end();
+    const statuses = await Promise.all(replies);
+    expect(statuses.filter((s) => s !== 429), statuses.join(',')).to.have.length.at.most(10);
+    expect(statuses.every((s) => s === 401 || s === 429), statuses.join(',')).to.equal(true);
+    // The counter's window expires on its own (the reservation set its TTL in the same step).
+    const [counter] = await client.keys(`${stack.config.REDIS_PREFIX}:rl:login:*`);
+    expect(await client.pttl(counter as string)).to.be.within(1, 61_000);
+    for (const k of await client.keys(`${stack.config.REDIS_PREFIX}:rl:login:*`)) await client.del(k);
+  });
+
+  it('a right key does not use up the failure budget', async () => {
+    const msLeft = 60_000 - (Date.now() % 60_000);
+    if (msLeft < 5000) await new Promise((r) => setTimeout(r, msLeft + 50));
+    for (const k of await client.keys(`${stack.config.REDIS_PREFIX}:rl:login:*`)) await client.del(k);
+    for (let i = 0; i < 12; i += 1) expect((await login(base, API_KEY)).status).to.equal(303);
+    for (let i = 0; i < 10; i += 1) expect((await login(base, `wrong-${i}`)).status).to.equal(401);
+    expect((await login(base, 'wrong-11')).status).to.equal(429);
+    for (const k of await client.keys(`${stack.config.REDIS_PREFIX}:rl:login:*`)) await client.del(k);
+  });
+
+  it('a session ends when its API key is no longer configured (removed from API_KEYS, API restarted)', async () => {
+    const other = await session(base, OTHER_KEY);
+    const kept = await session(base, API_KEY);
+    // Same Redis and prefix, OTHER_KEY removed: what a restart after revoking it looks like.
+    const restarted = await startStack({ redisUrl: redis.url, worker: false, env: { API_KEYS: API_KEY } });
+    try {
+      const revoked = await call(restarted.url, '/dashboard/api/overview', { cookie: other.cookie });
+      expect(revoked.status).to.equal(401);
+      const page = await call(restarted.url, '/dashboard', { cookie: other.cookie });
+      expect(page.text).to.include('name="api_key"').and.not.include('csrf-token');
+      const action = await act(restarted.url, other, '/dashboard/api/tasks/00000000-0000-4000-8000-000000000000/cancel', other.csrf);
+      expect(action.status).to.equal(401);
+      expect((await call(restarted.url, '/dashboard/api/overview', { cookie: kept.cookie })).status).to.equal(200);
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('a right key sets an HttpOnly, SameSite=Strict session cookie; Redis keeps the tenant, never the key', async () => {
     const r = await login(base, API_KEY);
     expect(r.status).to.equal(303);
@@ -90,8 +153,11 @@ describe('dashboard (HTTP)', function () {
     for (const k of keys) {
       expect(k).not.to.include(id); // stored under a digest of the cookie value
       const h = await client.hgetall(k);
-      expect(Object.keys(h).sort()).to.deep.equal(['created', 'csrf', 'tenant']);
+      expect(Object.keys(h).sort()).to.deep.equal(['created', 'csrf', 'key', 'tenant']);
       expect(h.tenant).to.be.oneOf([tenantOf(API_KEY), tenantOf(OTHER_KEY)]);
+      // Which key made the session, as its SHA-256 digest (what a `sha256:` API_KEYS entry holds).
+      expect(h.key).to.be.oneOf([sha256hex(API_KEY), sha256hex(OTHER_KEY)]);
+      expect(h.tenant).to.equal((h.key as string).slice(0, 16));
       expect(JSON.stringify(h)).not.to.include(API_KEY);
       const ttl = await client.pttl(k);
       expect(ttl).to.be.greaterThan(0).and.at.most(480 * 60_000);
