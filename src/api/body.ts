@@ -16,9 +16,28 @@ export class PayloadTooLargeError extends TaskhookError {
 }
 
 export class UnsupportedMediaTypeError extends TaskhookError {
-  constructor() {
-    super('unsupported_media_type', 'The request body must be application/json.', { status: 415 });
+  constructor(message = 'The request body must be application/json.') {
+    super('unsupported_media_type', message, { status: 415 });
   }
+}
+
+/**
+ * Whether every `charset` parameter of a Content-Type header says UTF-8 (or
+ * there is none). Parsed here rather than through Koa's `request.charset`,
+ * which answers '' for a header it cannot parse, and '' reads as "no charset":
+ * a malformed `; charset=utf-16; x` would then be decoded as UTF-8 after all.
+ */
+export function declaresOnlyUtf8(contentType: string): boolean {
+  const params = contentType.split(';').slice(1);
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    const name = (eq < 0 ? param : param.slice(0, eq)).trim().toLowerCase();
+    if (name !== 'charset') continue;
+    let value = eq < 0 ? '' : param.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (value.toLowerCase() !== 'utf-8') return false;
+  }
+  return true;
 }
 
 /**
@@ -116,10 +135,15 @@ export function parseJsonBytes(bytes: Buffer): unknown {
 
 /**
  * Reads and parses a JSON request body: 415 unless `Content-Type:
- * application/json`, 413 past `maxBytes` (declared or streamed), 400 for
- * anything that is not a clean JSON document.
+ * application/json` with no charset or `charset=utf-8` (JSON is UTF-8, RFC
+ * 8259; a UTF-16 body decoded as UTF-8 would be misread, not refused), 413
+ * past `maxBytes` (declared or streamed), 400 for anything that is not a
+ * clean JSON document.
  */
 export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unknown> {
   if (ctx.request.type.trim().toLowerCase() !== 'application/json') throw new UnsupportedMediaTypeError();
+  if (!declaresOnlyUtf8(ctx.get('Content-Type'))) {
+    throw new UnsupportedMediaTypeError('The request body must be application/json in UTF-8 (no charset, or charset=utf-8).');
+  }
   return parseJsonBytes(await readLimited(ctx, maxBytes));
 }

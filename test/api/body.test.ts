@@ -66,6 +66,29 @@ describe('api: JSON request bodies', () => {
     expect(withCharset.status).to.equal(400);
   });
 
+  it('415 for a charset other than UTF-8, however it is spelled; never decoded as UTF-8', async () => {
+    // Valid UTF-8 and valid JSON: only the declared charset can make it a 415.
+    const json = JSON.stringify({ task_type: 'debug.echo' });
+    for (const type of [
+      'application/json; charset=utf-16',
+      'application/json; charset=UTF-16LE',
+      'application/json;charset="ISO-8859-1"',
+      'application/json; charset=us-ascii',
+      'application/json; charset=',
+      'application/json; foo=bar; charset=utf-16',
+      'application/json; charset=utf-8; charset=utf-16',
+    ]) {
+      const r = await call(h, 'POST', '/api/v1/tasks', { body: json, headers: { 'content-type': type } });
+      const p = expectProblem(r, 415);
+      expect(p.code, type).to.equal('unsupported_media_type');
+      expect(String(p.detail), type).to.include('UTF-8');
+    }
+    for (const type of ['application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json;CHARSET=Utf-8']) {
+      const r = await call(h, 'POST', '/api/v1/tasks', { body: '{"task_type":"nope"}', headers: { 'content-type': type } });
+      expect(r.status, type).to.equal(400);
+    }
+  });
+
   it('invalid JSON, an empty body and invalid UTF-8 → 400 naming body', async () => {
     for (const body of ['{"task_type": ', '', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])]) {
       const p = expectProblem(await call(h, 'POST', '/api/v1/tasks', { body }), 400);
