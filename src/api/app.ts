@@ -47,11 +47,23 @@ export interface AppDeps {
 }
 
 
+/** Socket errors that only mean the client went away (reset, closed mid-request): its doing, not ours. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+function clientWentAway(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && CLIENT_GONE.has(code)) || err.message === 'aborted';
+}
+
 export function createApp(deps: AppDeps): Koa<AuthState> {
   const app = new Koa<AuthState>({ proxy: false });
   // Errors are rendered and logged by problemMiddleware; only errors that
-  // escape it (e.g. a failing response stream) arrive here.
-  app.on('error', (err: Error) => deps.logger.error('unhandled request error', { error: err.message, stack: err.stack }));
+  // escape it (e.g. a failing response stream) arrive here. Koa also reports
+  // every connection the client resets; those are not failures to page anyone for.
+  app.on('error', (err: Error) => {
+    if (clientWentAway(err)) deps.logger.debug('client went away', { error: err.message });
+    else deps.logger.error('unhandled request error', { error: err.message, stack: err.stack });
+  });
 
   app.use(problemMiddleware(deps.logger));
   app.use(async (ctx, next) => {

@@ -41,11 +41,13 @@ export function declaresOnlyUtf8(contentType: string): boolean {
 }
 
 /**
- * Reads the raw body, refusing it as soon as it grows past `maxBytes`. Plain
- * stream events, not `for await`: the async iterator and its end-of-stream
- * plumbing were a good part of what one submit allocated.
+ * Reads the raw body, refusing it as soon as it grows past `maxBytes` (413).
+ * A client that goes away mid-upload is a 400 `body_unreadable`, the client's
+ * doing, never a 500. Plain stream events, not `for await`: the async
+ * iterator and its end-of-stream plumbing were a good part of what one
+ * submit allocated. Shared with the dashboard's form reader.
  */
-function readLimited(ctx: Context, maxBytes: number): Promise<Buffer> {
+export function readLimited(ctx: Context, maxBytes: number): Promise<Buffer> {
   const declared = ctx.request.length;
   if (declared !== undefined && declared > maxBytes) return Promise.reject(new PayloadTooLargeError(maxBytes));
   const req = ctx.req;

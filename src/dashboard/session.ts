@@ -12,6 +12,7 @@ import type { Context } from 'koa';
 import type { Redis } from 'ioredis';
 import { TaskhookError } from '../errors.js';
 import { TENANT_ID_LENGTH } from '../api/auth.js';
+import { readLimited } from '../api/body.js';
 
 export const SESSION_COOKIE = 'th_session';
 export const COOKIE_PATH = '/dashboard';
@@ -123,29 +124,14 @@ export function assertSameOrigin(ctx: Context): void {
   if (host !== ctx.host) throw csrfRejected();
 }
 
-export class FormTooLargeError extends TaskhookError {
-  constructor(limit: number) {
-    super('payload_too_large', `The form exceeds ${limit} bytes.`, { status: 413, extra: { limit_bytes: limit } });
-  }
-}
-
-/** Reads a small `application/x-www-form-urlencoded` body, refusing it past `maxBytes`. */
+/**
+ * Reads a small `application/x-www-form-urlencoded` body: 413 past `maxBytes`,
+ * 400 `body_unreadable` when the client goes away mid-upload (the JSON body
+ * reader's own stream handling, so an abort is logged as a client error).
+ */
 export async function readForm(ctx: Context, maxBytes = 4096): Promise<URLSearchParams> {
   if (ctx.request.type.trim().toLowerCase() !== 'application/x-www-form-urlencoded') {
     throw new TaskhookError('unsupported_media_type', 'The form must be application/x-www-form-urlencoded.', { status: 415 });
   }
-  const declared = ctx.request.length;
-  if (declared !== undefined && declared > maxBytes) throw new FormTooLargeError(maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      ctx.req.pause();
-      ctx.set('Connection', 'close');
-      throw new FormTooLargeError(maxBytes);
-    }
-    chunks.push(chunk);
-  }
-  return new URLSearchParams(Buffer.concat(chunks, size).toString('utf8'));
+  return new URLSearchParams((await readLimited(ctx, maxBytes)).toString('utf8'));
 }

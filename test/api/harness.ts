@@ -13,7 +13,7 @@ import { createFilesRouter } from '../../src/api/routes/files.js';
 import type { AuthState } from '../../src/api/auth.js';
 import { testConfig, type Config } from '../../src/config.js';
 import { checkUrl, createEgressAgent, egressPolicyFromConfig } from '../../src/egress/index.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import { createProducer, type Producer } from '../../src/queue/producer.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
 import { registry } from '../../tasks/index.js';
@@ -40,6 +40,8 @@ export interface Harness {
 }
 
 export interface HarnessOptions extends Pick<AppDeps, 'extraRouters' | 'metrics'> {
+  /** The app's logger (to watch what a request logs). @default silentLogger() */
+  logger?: Logger;
   /** Mount the files router as src/runtime/api-process.ts does (serving MEDIA_OUTPUT_DIR). */
   withFiles?: boolean;
   /** Give the app a guarded egress agent (for routes that send, e.g. webhook tests). */
@@ -77,7 +79,7 @@ export async function startApi(env: Record<string, string> = {}, opts: HarnessOp
   const shuttingDown = { value: false };
   const app = createApp({
     config,
-    logger: silentLogger(),
+    logger: opts.logger ?? silentLogger(),
     registry,
     redis: client,
     keys,
