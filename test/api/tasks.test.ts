@@ -204,6 +204,21 @@ describe('api: task routes', () => {
       expect(await taskKeys()).to.deep.equal([]);
     });
 
+    it('a bad envelope and bad elements are named in one answer', async () => {
+      const r = await call(h, 'POST', '/api/v1/tasks/batch', {
+        body: {
+          metadata: 5,
+          callback_url: 'http://internal.test/hook',
+          when: 'now',
+          tasks: [{ task_type: 'debug.echo' }, { task_type: 'debug.sleep', task_data: { ms: -1 } }, { task_type: 'debug.unknown' }],
+        },
+      });
+      const p = expectProblem(r, 400);
+      expect(fields(p)).to.have.members(['metadata', 'callback_url', 'when', 'tasks.1.task_data.ms', 'tasks.2.task_type']);
+      expect(p.known_task_types).to.be.an('array');
+      expect(await taskKeys()).to.deep.equal([]);
+    });
+
     it('refuses empty and oversized batches and unknown envelope fields', async () => {
       expect(fields(expectProblem(await call(h, 'POST', '/api/v1/tasks/batch', { body: { tasks: [] } }), 400))).to.deep.equal(['tasks']);
       const many = Array.from({ length: 101 }, () => ({ task_type: 'debug.echo' }));

@@ -15,7 +15,7 @@ import { readJsonBody } from '../body.js';
 import type { Idempotency, IdempotencyClaim, IdempotentHandlerResult } from '../idempotency.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { newTraceparent, parseTraceparent } from '../../trace.js';
-import { batchEnvelopeSchema, taskBodySchema, zodIssues, type BodyLimits } from '../schemas.js';
+import { MAX_BATCH_TASKS, batchEnvelopeSchema, taskBodySchema, zodIssues, type BodyLimits } from '../schemas.js';
 import { isRecord } from '../../store/fields.js';
 
 export interface TasksRouteDeps {
@@ -167,15 +167,22 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
 
   async function queueBatch(ctx: Ctx, raw: unknown, claim: IdempotencyClaim | null): Promise<IdempotentHandlerResult> {
     const envelope = batchSchema.safeParse(raw);
-    if (!envelope.success) fail(zodIssues(envelope.error), false);
-    const { tasks, callback_url: sharedUrl, metadata: sharedMeta } = envelope.data;
+    const envelopeIssues = envelope.success ? [] : zodIssues(envelope.error);
+    // The elements and the shared callback_url are checked even when the rest of
+    // the envelope is bad, so one answer names every problem. Not the elements of
+    // an oversized `tasks`: that is already wrong, and each check costs.
+    const rawTasks = isRecord(raw) && Array.isArray(raw.tasks) && raw.tasks.length <= MAX_BATCH_TASKS ? (raw.tasks as unknown[]) : [];
+    const rawUrl = isRecord(raw) && typeof raw.callback_url === 'string' ? raw.callback_url : null;
+    const urlToCheck = envelopeIssues.some((i) => i.field === 'callback_url') ? null : rawUrl;
     const results = await Promise.all([
-      callbackIssues(sharedUrl, 'callback_url'),
-      ...tasks.map((t, i) => checkTask(t, `tasks.${i}`)),
+      callbackIssues(urlToCheck, 'callback_url'),
+      ...rawTasks.map((t, i) => checkTask(t, `tasks.${i}`)),
     ]);
     const [sharedIssues, ...checked] = results as [FieldIssue[], ...Checked[]];
-    const issues = [...sharedIssues, ...checked.flatMap((c) => c.issues)];
-    if (issues.length > 0) fail(issues, checked.some((c) => c.unknownType));
+    const issues = [...envelopeIssues, ...sharedIssues, ...checked.flatMap((c) => c.issues)];
+    const unknownType = checked.some((c) => c.unknownType);
+    if (!envelope.success || issues.length > 0) fail(issues, unknownType);
+    const { tasks, callback_url: sharedUrl, metadata: sharedMeta } = envelope.data;
     const trace = traceparent(ctx);
     const newTasks: NewTask[] = checked.map((c, i) => {
       const own = tasks[i] as Record<string, unknown>;
