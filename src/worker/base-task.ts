@@ -122,7 +122,9 @@ export async function runTask(opts: RunOptions): Promise<RunOutcome> {
     wake = () => resolve('aborted');
     if (reason) resolve('aborted');
   });
-  const handling = Promise.resolve().then(() => opts.def.handler(opts.input, ctx));
+  // A run stopped before it began (cancelled or handed back at shutdown while
+  // starting) never calls the handler: its side effects would be wasted.
+  const handling = Promise.resolve().then(() => (reason ? Promise.reject(reason) : opts.def.handler(opts.input, ctx)));
   handling.catch(() => undefined); // settled below; never unhandled
 
   try {

@@ -61,6 +61,22 @@ export interface Worker {
 
 type JobResult = { outcome: string };
 
+/**
+ * What one job has reached so far, for the fault path: the task record once
+ * `start.lua` has marked it running, and whether its outcome is written.
+ */
+interface JobProgress {
+  fields: TaskFields | null;
+  settled: boolean;
+}
+
+/** Thrown by runJob when bee-queue itself should run the job again (the task's own `retries` option). */
+class RetryThroughQueue extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
+  }
+}
+
 export function createWorker(opts: WorkerOptions): Worker {
   const { config, store, registry } = opts;
   /** Set once the shutdown grace has run out: every running or starting task is handed back. */
@@ -78,9 +94,6 @@ export function createWorker(opts: WorkerOptions): Worker {
     opts.subscriptions.matching(fields.tenant ?? '', event, fields.type ?? '', fields.project ? fields.project : null);
 
   const finisher = createFinisher({ config, store, subscriptions: opts.subscriptions, dispatcher: opts.dispatcher, metrics: opts.metrics });
-  const finish = async (fields: TaskFields, outcome: Outcome, log: Logger): Promise<void> => {
-    await finisher.finish(fields, outcome, log);
-  };
 
   const announceStart = async (fields: TaskFields): Promise<void> => {
     const entries = startedDeliveries(fields, await subsFor(fields, 'task.started'), new Date());
@@ -106,15 +119,61 @@ export function createWorker(opts: WorkerOptions): Worker {
     const stop = new StopSwitch();
     if (handingBack) stop.stop('shutdown');
     stops.set(taskId, stop);
+    const progress: JobProgress = { fields: null, settled: false };
     try {
-      return await runJob(queue, job, release, stop);
+      return await runJob(queue, job, release, stop, progress);
+    } catch (err) {
+      if (err instanceof RetryThroughQueue) throw err.error;
+      return await recoverFromFault(queue, job, progress, coerceError(err));
     } finally {
       stops.delete(taskId);
       current.delete(taskId);
     }
   };
 
-  const runJob = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, release: () => void, stop: StopSwitch): Promise<JobResult> => {
+  /**
+   * Something threw where nothing should (a handler result JSON cannot
+   * encode, a schema with an async refinement, a Redis script error). Left
+   * to bee-queue, the job would be dropped (`removeOnFailure`) while the task
+   * record still says `queued` or `running`, and nothing would ever pick it
+   * up again. So: settle the task as failed (`internal_error`) if it was
+   * started and not yet settled; if even that cannot be written, have
+   * bee-queue put the job back after a pause instead of dropping it (the
+   * re-run counts as a lost run, so a fault that persists ends in
+   * `worker_lost` after TASK_MAX_LOST tries).
+   */
+  const recoverFromFault = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, progress: JobProgress, err: Error): Promise<JobResult> => {
+    const log = opts.logger.child({ task_id: job.id, queue });
+    if (progress.settled) {
+      log.error('worker fault after the task was settled', { err: err.message, stack: err.stack });
+      return { outcome: 'settled' };
+    }
+    if (progress.fields) {
+      const error = { message: `The worker could not finish this task: ${err.message}`, error_type: 'internal_error', ...(err.stack ? { traceback: err.stack } : {}) };
+      try {
+        await finisher.finish(progress.fields, { status: 'failed', error }, log);
+        log.error('task failed by a worker fault', { err: err.message, stack: err.stack });
+        return { outcome: 'failed' };
+      } catch (writeErr) {
+        log.error('worker fault, and the failure could not be written either', { err: err.message, write_err: coerceError(writeErr).message });
+      }
+    } else {
+      log.error('worker fault before the task started', { err: err.message, stack: err.stack });
+    }
+    const options = job.options as { retries?: number; backoff?: { strategy: string; delay?: number } };
+    // bee-queue takes one retry off for this re-queue: the task's own budget stays as it was.
+    options.retries = (options.retries ?? 0) + 1;
+    options.backoff ??= { strategy: 'fixed', delay: config.STALL_INTERVAL_MS };
+    throw new RetryThroughQueue(err);
+  };
+
+  const runJob = async (
+    queue: QueueName,
+    job: BeeQueue.Job<TaskJobData>,
+    release: () => void,
+    stop: StopSwitch,
+    progressOf: JobProgress,
+  ): Promise<JobResult> => {
     const taskId = job.id;
     const verdict = await store.start(taskId, config.TASK_MAX_LOST);
     if (verdict.kind === 'missing') {
@@ -123,6 +182,11 @@ export function createWorker(opts: WorkerOptions): Worker {
     }
     if (verdict.kind === 'done') return { outcome: 'already-finished' };
     const fields = verdict.fields;
+    progressOf.fields = fields;
+    const finish = async (f: TaskFields, outcome: Outcome, log: Logger): Promise<void> => {
+      await finisher.finish(f, outcome, log);
+      progressOf.settled = true;
+    };
     const log = opts.logger.child({ task_id: taskId, task_type: fields.type, queue, attempt: Number(fields.runs ?? 1), trace_id: traceId(fields.trace) });
     if (verdict.kind === 'run' && fields.created) {
       opts.metrics?.queueWait.observe({ queue }, Math.max(0, Number(fields.started ?? Date.now()) - Number(fields.created)) / 1000);
@@ -141,7 +205,8 @@ export function createWorker(opts: WorkerOptions): Worker {
       await finish(fields, { status: 'failed', error: { message: `Unknown task type "${fields.type}"`, error_type: 'unknown_task_type' } }, log);
       return { outcome: 'failed' };
     }
-    const parsed = def.input.safeParse(fields.data ? JSON.parse(fields.data) : {});
+    // Async: a schema may have async refinements (the API validates the same way).
+    const parsed = await def.input.safeParseAsync(fields.data ? JSON.parse(fields.data) : {});
     if (!parsed.success) {
       const message = parsed.error.issues.map((i) => `task_data.${i.path.join('.')}: ${i.message}`).join('; ');
       await finish(fields, { status: 'failed', error: { message, error_type: 'invalid_input' } }, log);
@@ -187,8 +252,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     const retryable = (run.error as { retryable?: boolean }).retryable !== false;
     if (retriesLeft > 0 && retryable) {
       await store.requeue(taskId, JSON.stringify(failureFromError(run.error)), undefined);
+      progressOf.settled = true; // for this run: the record is queued again and bee-queue retries the job
       log.info('task attempt failed; bee-queue will retry it', { error_type: errorCode(run.error), retries_left: retriesLeft });
-      throw run.error;
+      throw new RetryThroughQueue(run.error);
     }
     await finish(fields, failWith(run.error), log);
     return { outcome: 'failed' };

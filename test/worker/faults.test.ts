@@ -1,0 +1,136 @@
+/**
+ * Worker faults through the real path (bee-queue, Redis, the outbox, a
+ * loopback receiver): whatever throws where nothing should, a task the
+ * worker took still reaches an outcome and its callback.
+ */
+import { expect } from 'chai';
+import { z } from 'zod';
+import { testConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/logger.js';
+import { createServices, type Services } from '../../src/runtime/services.js';
+import { startWorkerProcess, type RunningWorker } from '../../src/runtime/worker-process.js';
+import { createProducer, type Producer } from '../../src/queue/producer.js';
+import { createRegistry } from '../../src/tasks/registry.js';
+import { defineTask } from '../../src/tasks/define.js';
+import { readTaskView } from '../../src/store/task-view.js';
+import type { TaskStore } from '../../src/store/task-store.js';
+import { taskCompletedPayloadSchema, taskFailedPayloadSchema } from '../../src/delivery/payload.js';
+import { runTask, StopSwitch } from '../../src/worker/base-task.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { TEST_SECRET } from '../helpers/signatures.js';
+
+const bigintResult = defineTask({
+  name: 'debug.bigint',
+  queue: 'debug',
+  input: z.object({}),
+  timeoutMs: 5000,
+  // A database driver's BIGINT column, say: JSON cannot encode it.
+  handler: async () => ({ bytes: 10n }) as unknown as Record<string, unknown>,
+});
+
+const asyncRefined = defineTask({
+  name: 'debug.refined',
+  queue: 'debug',
+  input: z.object({ n: z.number() }).refine(async (v) => v.n > 0, 'n must be positive'),
+  timeoutMs: 5000,
+  handler: async (input) => ({ n: input.n }),
+});
+
+describe('worker: faults', function () {
+  this.timeout(20_000);
+  let redis: TestRedis;
+  let receiver: Receiver;
+  let services: Services;
+  let producer: Producer;
+  let worker: RunningWorker | null = null;
+
+  const config = () =>
+    testConfig({ REDIS_URL: redis.url, API_KEYS: 'k', WEBHOOK_SECRET: TEST_SECRET, CALLBACK_ALLOWLIST: '127.0.0.0/8', STALL_INTERVAL_MS: '500' });
+
+  const submit = async (taskType: string, data: Record<string, unknown> = {}): Promise<string> => {
+    const [t] = await producer.submit('tenant', [
+      { task_type: taskType, queue: 'debug', task_data: data, callback_url: receiver.url, metadata: {}, project_id: null, options: {} },
+    ]);
+    if (!t) throw new Error('nothing queued');
+    return t.task_id;
+  };
+
+  beforeEach(async () => {
+    redis = await startRedis();
+    receiver = await startReceiver();
+    services = await createServices(config(), silentLogger());
+    producer = createProducer({ redis: services.redis, keys: services.keys, redisUrl: redis.url, stallIntervalMs: 500 });
+  });
+  afterEach(async () => {
+    await worker?.close(500);
+    worker = null;
+    await producer.close();
+    await services.close();
+    await receiver.close();
+    await redis.destroy();
+  });
+
+  it('fails a task whose result JSON cannot encode (internal_error) and calls back, instead of leaving it running', async () => {
+    worker = await startWorkerProcess(services, { queues: ['debug'], concurrency: 2, registry: createRegistry([bigintResult]), deliver: true });
+    const id = await submit('debug.bigint');
+    const [got] = await receiver.waitFor(1, 10_000);
+    const payload = taskFailedPayloadSchema.parse(got?.json);
+    expect(payload).to.include({ task_id: id, status: 'failed', error_type: 'internal_error' });
+    expect(payload.error).to.match(/could not finish this task: .*BigInt/);
+    const stored = await readTaskView(services.redis, services.keys, id);
+    expect(stored?.view.status).to.equal('failed');
+  });
+
+  it('validates task_data with async refinements (as the API does) instead of throwing', async () => {
+    worker = await startWorkerProcess(services, { queues: ['debug'], concurrency: 2, registry: createRegistry([asyncRefined]), deliver: true });
+    const ok = await submit('debug.refined', { n: 3 });
+    const bad = await submit('debug.refined', { n: -1 });
+    const got = await receiver.waitFor(2, 10_000);
+    const byId = new Map(got.map((r) => [(r.json as { task_id: string }).task_id, r.json]));
+    expect(taskCompletedPayloadSchema.parse(byId.get(ok)).result).to.deep.equal({ n: 3 });
+    expect(taskFailedPayloadSchema.parse(byId.get(bad))).to.include({ error_type: 'invalid_input' });
+  });
+
+  it('puts the job back when the task could not even be started, and runs it later', async () => {
+    const real = services.store;
+    let starts = 0;
+    // One injected Redis failure in start.lua; everything else is the real store.
+    const flaky: TaskStore = {
+      ...real,
+      start: async (...args: Parameters<TaskStore['start']>) => {
+        starts += 1;
+        if (starts === 1) throw new Error('ERR injected script failure');
+        return real.start(...args);
+      },
+    };
+    worker = await startWorkerProcess({ ...services, store: flaky }, { queues: ['debug'], concurrency: 2, registry: createRegistry([asyncRefined]), deliver: true });
+    const id = await submit('debug.refined', { n: 1 });
+    const [got] = await receiver.waitFor(1, 10_000);
+    expect(taskCompletedPayloadSchema.parse(got?.json)).to.include({ task_id: id, status: 'completed' });
+    expect(starts).to.equal(2);
+  });
+});
+
+describe('worker: base task', () => {
+  it('never calls the handler of a run stopped before it began', async () => {
+    let called = false;
+    const def = defineTask({ name: 'debug.side-effect', queue: 'debug', input: z.object({}), timeoutMs: 1000, handler: async () => ((called = true), {}) });
+    const stop = new StopSwitch();
+    stop.stop('shutdown');
+    const run = await runTask({
+      def,
+      input: {},
+      taskId: 't1',
+      attempt: 1,
+      timeoutMs: 1000,
+      logger: silentLogger(),
+      config: testConfig(),
+      dispatcher: undefined as never,
+      stop,
+      onProgress: () => undefined,
+    });
+    expect(run.kind).to.equal('shutdown');
+    expect(called).to.equal(false);
+  });
+});
