@@ -31,6 +31,11 @@ const beeLua = createRequire(import.meta.url)('bee-queue/lib/lua/index.js') as {
  *   delayed-job activation and job removal then fail with NOSCRIPT until the
  *   process restarts, so the jobs of a worker that crashed would stay `active`
  *   for good (the chaos test caught it);
+ * - a worker raises due delayed jobs again once the scripts are back: a
+ *   raise queued while Redis was down is sent before 'ready' (node-redis
+ *   flushes its offline queue first), fails with NOSCRIPT, and bee-queue then
+ *   waits its whole `nearTermWindow` (20 min) before trying again, so retries
+ *   and `delay_s` tasks due during a restart would start that late;
  * - a worker's two clients (commands and blocking fetches) batch their
  *   writes per event-loop turn (see autocork.ts).
  */
@@ -46,7 +51,12 @@ function fixClient(queue: TaskQueue, worker: boolean): void {
         autoCork(bclient);
       }
       client.on('ready', () => {
-        beeLua.buildCache(client).catch((err: unknown) => queue.emit('error', err instanceof Error ? err : new Error(String(err))));
+        beeLua
+          .buildCache(client)
+          .then(() => {
+            if (worker) (queue as unknown as { _activateDelayed(): void })._activateDelayed();
+          })
+          .catch((err: unknown) => queue.emit('error', err instanceof Error ? err : new Error(String(err))));
       });
     })
     .catch(() => undefined); // a queue that never connects reports that through its own 'error' events

@@ -38,6 +38,32 @@ describe('queue: bee-queue after a Redis restart', () => {
       await queue.close(1000).catch(() => undefined);
     }
   });
+
+  it('raises a delayed job that fell due while Redis was down soon after it is back, not a nearTermWindow later', async function () {
+    this.timeout(20_000);
+    const keys = createKeys('thd');
+    const producer = createQueue('debug', { redisUrl: redis.url, keys, role: 'producer', stallIntervalMs: 1000 });
+    const worker = createQueue('debug', { redisUrl: redis.url, keys, role: 'worker', stallIntervalMs: 1000 });
+    producer.on('error', () => undefined);
+    worker.on('error', () => undefined);
+    try {
+      await Promise.all([producer.ready(), worker.ready()]);
+      let ranAt = 0;
+      void worker.process(1, async () => {
+        ranAt = Date.now();
+      });
+      await producer.createJob({}).setId('due-during-restart').delayUntil(Date.now() + 1000).save();
+      await redis.stop();
+      await new Promise((r) => setTimeout(r, 2000)); // due while Redis is down: the raise fails
+      await redis.start();
+      const back = Date.now();
+      for (let i = 0; i < 160 && ranAt === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(ranAt, 'the job ran').to.be.greaterThan(0);
+      expect(ranAt - back).to.be.below(6000);
+    } finally {
+      await Promise.all([producer.close(1000), worker.close(1000)].map((p) => p.catch(() => undefined)));
+    }
+  });
 });
 
 describe('queue: a worker queue batches its blocking fetches', () => {
