@@ -43,6 +43,12 @@ export function createEgressAgent(policy: EgressPolicy, opts: EgressAgentOptions
     rejectUnauthorized: true,
   });
   const connect: buildConnector.connector = (options, callback) => {
+    // Judged again here, not only at submit: a URL stored before
+    // CALLBACK_ALLOW_HTTP was turned off must not go out in the clear.
+    if (options.protocol === 'http:' && !policy.allowHttp) {
+      callback(new DestinationBlockedError('http is not allowed (CALLBACK_ALLOW_HTTP=false); use https'), null);
+      return;
+    }
     const host = stripBrackets(options.hostname);
     if (isIpLiteral(host)) {
       const reason = judgeAddress(host, policy);

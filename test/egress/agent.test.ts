@@ -127,6 +127,11 @@ describe('egress: createEgressAgent against real loopback servers', () => {
     expect(v6.requests).to.have.length(1);
   });
 
+  it('refuses plain http when CALLBACK_ALLOW_HTTP is off, even to an allowlisted address (a URL stored before the switch)', async () => {
+    const noHttp: EgressPolicy = { ...policy(['127.0.0.0/8']), allowHttp: false };
+    await expectBlocked(agentFor(noHttp), `http://127.0.0.1:${v4.port}/`, v4, 'http is not allowed');
+  });
+
   it('an allowlisted 127.0.0.0/8 does not open ::1', async () => {
     await expectBlocked(agentFor(policy(['127.0.0.0/8'])), `http://[::1]:${v6.port}/`, v6, '::1 is loopback');
   });
