@@ -16,7 +16,7 @@ export { EVENT_TYPES, type EventType } from '../delivery/events.js';
 export const TEST_EVENT = 'webhook.test';
 
 export const EVENT_DESCRIPTIONS: Readonly<Record<EventType | typeof TEST_EVENT, string>> = {
-  'task.started': 'A worker started running a task (sent again when a task is re-run).',
+  'task.started': 'A worker started running a task (sent again when the task is retried through the API).',
   'task.progress': 'A running task reported progress (coalesced: at most one per task per endpoint per interval).',
   'task.completed': 'A task finished successfully; data is the task callback payload.',
   'task.failed': 'A task failed; data is the task callback payload.',
