@@ -69,7 +69,7 @@ function problemResponses(config: OpenApiOptions['config']): Record<ProblemStatu
     405: p('MethodNotAllowed', 'The path exists, but not with this method (`method_not_allowed`).', ['Allow']),
     409: p('Conflict', 'Conflict with the current state; `idempotency_in_flight` carries `Retry-After: 1`.', ['Retry-After']),
     413: p('PayloadTooLarge', `Body over ${config.MAX_BODY_BYTES} bytes (\`payload_too_large\`, with \`limit_bytes\`).`),
-    415: p('UnsupportedMediaType', 'The body must be `application/json` (`unsupported_media_type`).'),
+    415: p('UnsupportedMediaType', 'The body must be `application/json` in UTF-8: no `charset`, or `charset=utf-8` (`unsupported_media_type`).'),
     422: p('UnprocessableContent', 'The Idempotency-Key was used before with a different body (`idempotency_key_reused`).'),
     429: p('TooManyRequests', `Over ${config.RATE_LIMIT_PER_MIN} requests per minute for this API key (\`rate_limited\`).`, ['Retry-After', ...RATE_HEADERS]),
     500: p('InternalError', 'Unexpected failure (`internal_error`); nothing about it is revealed.'),

@@ -172,7 +172,10 @@ export function operationSpecs(opts: { metrics: 'none' | 'public' | 'keyed' }): 
     op('post', '/api/v1/webhooks', 'createWebhook', 'Webhooks', 'Subscribe an endpoint to events', {
       body: 'WebhookCreate',
       responses: { 201: { description: 'Created; the only answer (with rotate-secret) that shows the secret.', schema: 'WebhookCreated', headers: ['Location'] } },
-      problems: { 400: 'Invalid body, URL refused by the egress policy, or unknown task type in the filter (with `known_task_types`).' },
+      problems: {
+        400: 'Invalid body, URL refused by the egress policy, or unknown task type in the filter (with `known_task_types`).',
+        409: 'The API key already has the most subscriptions allowed (`subscription_limit`, with `limit`).',
+      },
     }),
     op('get', '/api/v1/webhooks', 'listWebhooks', 'Webhooks', "List the key's subscriptions", {
       query: listQuerySchema,

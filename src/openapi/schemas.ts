@@ -6,7 +6,7 @@
  * defaults); a schema that appears under a name is referenced, not copied.
  */
 import { z } from 'zod';
-import { MAX_BATCH_TASKS, batchEnvelopeSchema, optionsSchema, taskBodySchema, type BodyLimits } from '../api/schemas.js';
+import { MAX_BATCH_TASKS, TASK_DATA_MAX_DEPTH, batchEnvelopeSchema, optionsSchema, taskBodySchema, type BodyLimits } from '../api/schemas.js';
 import { taskStatusDataSchema, taskStatusEventSchema, subscriptionEventSchema } from '../delivery/events.js';
 import {
   callbackPayloadSchema,
@@ -115,7 +115,7 @@ function requestSchemas(tasks: TaskRegistry, limits: BodyLimits): { schemas: Rec
   });
   const extras: Extras = {
     TaskSubmission: {
-      description: 'One task. `task_type` selects the variant, and `task_data` is checked against that task type\'s own schema.',
+      description: `One task. \`task_type\` selects the variant, and \`task_data\` is checked against that task type's own schema; it may nest at most ${TASK_DATA_MAX_DEPTH} deep.`,
       ...(variants.length > 0 ? { discriminator: { propertyName: 'task_type', mapping } } : {}),
     },
     BatchSubmission: {

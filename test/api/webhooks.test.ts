@@ -4,6 +4,7 @@ import { expectValidSignatures } from '../helpers/signatures.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { KEY_B, call, expectProblem, fields } from './harness.js';
 import { TENANT_A, startWebhookApi, type WebhookHarness } from '../webhooks/harness.js';
+import { MAX_SUBSCRIPTIONS_PER_TENANT } from '../../src/webhooks/store.js';
 
 const SUB_FIELDS = [
   'id', 'url', 'events', 'description', 'headers', 'filter', 'is_active',
@@ -196,6 +197,24 @@ describe('api: webhook subscriptions', () => {
   });
 
   describe('tenancy', () => {
+    it('parallel creates cannot pass the per-key cap: the rest are 409 subscription_limit', async () => {
+      const m = h.client.multi();
+      for (let i = 0; i < MAX_SUBSCRIPTIONS_PER_TENANT - 5; i++) m.zadd(h.wk.tenantIndex(TENANT_A), i, `wh_${String(i).padStart(24, '0')}`);
+      await m.exec();
+      const replies = await Promise.all(Array.from({ length: 20 }, () => create(minimal)));
+      const statuses = replies.map((r) => r.status);
+      expect(statuses.filter((s) => s === 201), statuses.join(',')).to.have.length(5);
+      for (const r of replies.filter((x) => x.status !== 201)) {
+        expect(expectProblem(r, 409)).to.include({ code: 'subscription_limit', limit: MAX_SUBSCRIPTIONS_PER_TENANT });
+      }
+      expect(await h.client.zcard(h.wk.tenantIndex(TENANT_A))).to.equal(MAX_SUBSCRIPTIONS_PER_TENANT);
+      // A refused create leaves no hash behind (the other key under the prefix is the index).
+      expect(await h.client.keys(`${h.wk.subPrefix}*`)).to.have.length(5 + 1);
+      // The answer is in the OpenAPI document.
+      const doc = (await call(h, 'GET', '/openapi.json', { key: null })).json as { paths: Record<string, { post?: { responses: Record<string, unknown> } }> };
+      expect(doc.paths['/api/v1/webhooks']?.post?.responses).to.have.property('409');
+    });
+
     it("hides one key's subscriptions from another", async () => {
       const id = (await create(minimal)).json.id as string;
       const mine = (await create(minimal, KEY_B)).json.id as string;

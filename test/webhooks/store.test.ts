@@ -99,6 +99,21 @@ describe('webhooks: subscription store', () => {
     }
   });
 
+  it('holds the cap under parallel creates, and a refused create writes nothing', async () => {
+    const m = client.multi();
+    for (let i = 0; i < MAX_SUBSCRIPTIONS_PER_TENANT - 3; i++) m.zadd(k.tenantIndex('t1'), i, `wh_${String(i).padStart(24, '0')}`);
+    await m.exec();
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => store.create('t1', input())));
+    const created = outcomes.filter((o) => o.status === 'fulfilled');
+    expect(created).to.have.length(3);
+    for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).to.include({ code: 'subscription_limit', status: 409 });
+    expect(await client.zcard(k.tenantIndex('t1'))).to.equal(MAX_SUBSCRIPTIONS_PER_TENANT);
+    const hashes = (await client.keys(`${k.subPrefix}*`)).filter((key) => key !== k.tenantIndex('t1'));
+    expect(hashes).to.have.length(3);
+    // Another tenant is not affected by t1's cap.
+    expect((await store.create('t2', input())).tenant).to.equal('t2');
+  });
+
   it('parses and renders total-ly: corrupt JSON fields become defaults, secrets never render', () => {
     const s = parseSubscription({ id: 'wh_1', tenant: 't', url: 'https://x.example', secret: 'whsec_x', events: '{bad', headers: '[1]', filter: 'null', active: '1', created: '1000' });
     expect(s).to.include({ description: null, active: true, prevSecret: null, disabledAt: null });
