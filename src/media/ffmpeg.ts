@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { DependencyError, InvalidInputError, TaskhookError, coerceError } from '../errors.js';
 import type { Config } from '../config.js';
+import { inputGuardArgs, refusalIn } from './formats.js';
 
 /** How long a child may take to exit after SIGTERM before it gets SIGKILL. */
 export const KILL_GRACE_MS = 1500;
@@ -28,6 +29,12 @@ export interface RunOptions {
   onSpawn?: (pid: number) => void;
   /** Collect stdout and return it (ffprobe's JSON). @default false */
   collectStdout?: boolean;
+  /**
+   * Skip the input format guard (formats.ts) for every `-i`. Only for inputs the
+   * code builds itself (a lavfi test source), never for anything a task was given.
+   * @default false
+   */
+  anyInputFormat?: boolean;
 }
 
 export interface RunResult {
@@ -84,15 +91,20 @@ export function progressPercent(outTimeS: number, totalS: number): number {
   return Math.max(0, Math.min(99, Math.floor((outTimeS / totalS) * 100)));
 }
 
-/** Runs ffmpeg with `-progress pipe:3` added; rejects on a non-zero exit or abort. */
+/**
+ * Runs ffmpeg with `-progress pipe:3` added; rejects on a non-zero exit or abort.
+ * Every `-i` gets the input format guard in front of it (unless `anyInputFormat`):
+ * the guard lives here, where every input passes, not in each task.
+ */
 export function runFfmpeg(config: Pick<Config, 'FFMPEG_PATH'>, args: readonly string[], options: RunOptions): Promise<RunResult> {
-  const full = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-progress', 'pipe:3', '-y', ...args];
+  const guarded = options.anyInputFormat ? [...args] : args.flatMap((a) => (a === '-i' ? [...inputGuardArgs(), a] : [a]));
+  const full = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-progress', 'pipe:3', '-y', ...guarded];
   return runTool('ffmpeg', config.FFMPEG_PATH, full, options);
 }
 
-/** Runs ffprobe and returns its stdout. */
+/** Runs ffprobe and returns its stdout. Its one input always gets the format guard. */
 export function runFfprobe(config: Pick<Config, 'FFPROBE_PATH'>, args: readonly string[], signal: AbortSignal): Promise<RunResult> {
-  return runTool('ffprobe', config.FFPROBE_PATH, ['-hide_banner', '-loglevel', 'error', ...args], {
+  return runTool('ffprobe', config.FFPROBE_PATH, ['-hide_banner', '-loglevel', 'error', ...inputGuardArgs(), ...args], {
     signal,
     collectStdout: true,
   });
@@ -179,6 +191,8 @@ const INPUT_FAULTS = [
 ];
 
 function toolFailure(tool: string, code: number | null, sig: NodeJS.Signals | null, stderr: string): TaskhookError {
+  const refused = refusalIn(stderr);
+  if (refused) return refused;
   const detail = lastLines(stderr, 3) || (sig ? `killed by ${sig}` : `exit code ${String(code)}`);
   if (INPUT_FAULTS.some((re) => re.test(stderr))) {
     return new InvalidInputError(`The input could not be decoded (${tool}: ${detail}).`);

@@ -5,6 +5,7 @@
 import { InvalidInputError, TaskhookError } from '../errors.js';
 import type { Config } from '../config.js';
 import { runFfprobe } from './ffmpeg.js';
+import { FORMAT_REFUSED, formatRefused, isAcceptedFormat } from './formats.js';
 
 export interface VideoStreamInfo {
   codec: string;
@@ -62,7 +63,10 @@ interface RawProbe {
   format?: { format_name?: string; duration?: string; size?: string; bit_rate?: string };
 }
 
-/** Runs ffprobe on a local file; an unreadable file is `invalid_input`. */
+/**
+ * Runs ffprobe on a local file; an unreadable file, or one in a format outside
+ * formats.ts (playlists and the like), is `invalid_input`.
+ */
 export async function probeMedia(config: Pick<Config, 'FFPROBE_PATH'>, file: string, signal: AbortSignal): Promise<MediaInfo> {
   let stdout: string;
   try {
@@ -73,6 +77,7 @@ export async function probeMedia(config: Pick<Config, 'FFPROBE_PATH'>, file: str
     ));
   } catch (err) {
     if (signal.aborted || !(err instanceof TaskhookError) || err.code === 'dependency_missing') throw err;
+    if (err.extra.reason === FORMAT_REFUSED) throw err;
     throw new InvalidInputError('The input is not a media file ffprobe can read (corrupt or unsupported format).', {
       cause: err,
     });
@@ -83,7 +88,10 @@ export async function probeMedia(config: Pick<Config, 'FFPROBE_PATH'>, file: str
   } catch (cause) {
     throw new InvalidInputError('ffprobe returned unreadable output for this input.', { cause });
   }
-  return normaliseProbe(raw);
+  const info = normaliseProbe(raw);
+  // ffprobe already refused other demuxers; checking its answer too costs nothing.
+  if (!isAcceptedFormat(info.format)) throw formatRefused(info.format);
+  return info;
 }
 
 /** Pure: ffprobe JSON → MediaInfo. Throws `invalid_input` when there is no stream at all. */

@@ -45,6 +45,7 @@ describe('media/ffmpeg', () => {
     const blocks: boolean[] = [];
     await runFfmpeg(config, ['-f', 'lavfi', '-i', 'sine=duration=1', '-f', 'null', '-'], {
       signal: new AbortController().signal,
+      anyInputFormat: true,
       onProgress: (p) => blocks.push(p.end),
     });
     expect(blocks.length).to.be.greaterThan(0);
@@ -58,6 +59,7 @@ describe('media/ffmpeg', () => {
     // -re makes this take 60 s of wall time unless it is killed.
     const run = runFfmpeg(config, ['-re', '-f', 'lavfi', '-i', 'sine=duration=60', '-f', 'null', '-'], {
       signal: controller.signal,
+      anyInputFormat: true,
       onSpawn: (p) => (pid = p),
       onProgress: () => controller.abort(new TaskhookError('timeout', 'took too long')),
     });
