@@ -4,6 +4,9 @@
  * due in Redis (retries, deliveries whose process died). In-flight attempts
  * are capped per process and per destination host, so one slow receiver
  * cannot take every slot: over its cap, a delivery goes back to Redis.
+ * An attempt starts only while its claim's lease has room for the whole
+ * attempt: a delivery that waited here too long goes back to Redis instead,
+ * so no other process can claim it while this one still sends it.
  */
 import type { Dispatcher as HttpDispatcher } from 'undici';
 import type { Logger } from '../logger.js';
@@ -38,6 +41,15 @@ export interface DispatcherOptions {
   hostConcurrency: number;
   /** How often to look for due deliveries. @default 100 */
   pollMs?: number;
+  /** How long a claim keeps other processes off a delivery. @default timeoutMs + 5000 */
+  leaseMs?: number;
+  /**
+   * Room an attempt needs in its lease beyond `timeoutMs` to start: the
+   * route lookup before the request, the record after it, the fast path's
+   * hand-over after its creation script, clock differences between
+   * processes. Must be less than `leaseMs - timeoutMs`. @default 2000
+   */
+  leaseMarginMs?: number;
   /** Called after every attempt (metrics, tests). */
   onAttempt?(d: ClaimedDelivery, attempt: AttemptRecord): void;
 }
@@ -64,7 +76,11 @@ const SATURATED_MIN_DELAY_MS = 200;
 export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispatcher {
   const pollMs = opts.pollMs ?? 100;
   // Longer than any attempt can take, so only a dead process loses its lease.
-  const leaseMs = opts.timeoutMs + 5_000;
+  const leaseMs = opts.leaseMs ?? opts.timeoutMs + 5_000;
+  const marginMs = opts.leaseMarginMs ?? 2_000;
+  if (leaseMs - opts.timeoutMs <= marginMs) {
+    throw new RangeError(`leaseMs (${leaseMs}) must exceed timeoutMs (${opts.timeoutMs}) + leaseMarginMs (${marginMs}): no attempt could start`);
+  }
   /** In-flight attempts per `h:<host>` and per `s:<subscription>`. */
   const perHost = new Map<string, number>();
   let inFlight = 0;
@@ -73,10 +89,17 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   let idle: (() => void) | null = null;
 
   const release = (d: ClaimedDelivery, delayMs: number): void => {
-    opts.outbox.release(d.id, Date.now() + delayMs).catch((err: unknown) => {
+    opts.outbox.release(d.id, Date.now() + delayMs, d.lease ?? 0).catch((err: unknown) => {
       opts.logger.warn('could not release a delivery; its lease will expire', { delivery_id: d.id, err: coerceError(err).message });
     });
   };
+
+  /** A delivery this process holds, and the last moment an attempt of it may start. */
+  interface Held {
+    d: ClaimedDelivery;
+    startBy: number;
+  }
+  const hold = (d: ClaimedDelivery): Held => ({ d, startBy: (d.leaseUntil ?? Date.now() + leaseMs) - opts.timeoutMs - marginMs });
 
   /**
    * One attempt. `sent` is called as soon as the HTTP exchange is over (or
@@ -123,8 +146,13 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
         record.response_excerpt = result.response_excerpt;
       }
     }
-    await opts.outbox.record(d.id, record, nextAt);
+    const state = await opts.outbox.record(d.id, record, nextAt, d.lease ?? 0);
     opts.onAttempt?.(d, record);
+    if (state === 'stale') {
+      // Only a stalled process gets here (an attempt never starts without room in its lease).
+      opts.logger.warn('callback attempt outlived its lease; recorded, but another claim decides the delivery', { delivery_id: d.id, task_id: d.taskId, attempt: n });
+      return;
+    }
     // A success is logged at debug only: skip parsing the URL for a line that is dropped.
     if (record.outcome === 'delivered' && !logs(opts.logger, 'debug')) return;
     const meta = { delivery_id: d.id, task_id: d.taskId, attempt: n, url: redactUrl(d.url), status_code: record.status_code, outcome: record.outcome };
@@ -140,7 +168,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
    * slot), oldest first. Bounded: beyond it they wait in Redis instead, so a
    * hanging receiver cannot pile up work in this process.
    */
-  const waiting = new Map<string, { d: ClaimedDelivery; at: number }[]>();
+  const waiting = new Map<string, Held[]>();
   const maxWaiting = (slot: string): number => capOf(slot) * 4;
   let waitingCount = 0;
 
@@ -177,14 +205,14 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       return;
     }
     waitingCount -= 1;
-    // Past half its lease, another process may take it soon: give it back.
-    if (Date.now() - next.at > leaseMs / 2) release(next.d, 0);
-    else run(next.d);
+    run(next);
   };
 
-  /** Starts `d`, or parks it here, or gives it back to Redis; says which. */
-  const run = (d: ClaimedDelivery): 'started' | 'waiting' | 'released' => {
-    if (stopping) {
+  /** Starts a delivery, or parks it here, or gives it back to Redis; says which. */
+  const run = (h: Held): 'started' | 'waiting' | 'released' => {
+    const { d } = h;
+    // Too late to finish within the lease: another process may claim it meanwhile.
+    if (stopping || Date.now() >= h.startBy) {
       release(d, 0);
       return 'released';
     }
@@ -197,7 +225,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
         release(d, full === '*' ? SATURATED_MIN_DELAY_MS + Math.floor(Math.random() * 300) : saturatedDelay(full));
         return 'released';
       }
-      list.push({ d, at: Date.now() });
+      list.push(h);
       waiting.set(full, list);
       waitingCount += 1;
       return 'waiting';
@@ -250,7 +278,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       .claim(limit, leaseMs)
       .then((claimed) => {
         let accepted = 0;
-        for (const d of claimed) if (run(d) !== 'released') accepted += 1;
+        for (const d of claimed) if (run(hold(d)) !== 'released') accepted += 1;
         // Poll again at once only while what is claimed can be sent: claiming
         // a saturated receiver's backlog over and over would spin.
         schedule(claimed.length === limit && accepted * 2 >= claimed.length ? 0 : pollMs);
@@ -267,7 +295,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       if (timer === null && !stopping) schedule(0);
     },
     deliverNow(d) {
-      run(d);
+      run(hold(d));
     },
     async stop(graceMs) {
       stopping = true;

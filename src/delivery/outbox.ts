@@ -2,6 +2,9 @@
  * The durable outbox in Redis: claim what is due (with a lease), record each
  * attempt, give back what cannot be attempted now. Deliveries are created by
  * the task store's scripts, together with the state change that causes them.
+ * Every claim has a token (the delivery's claim count): recording and giving
+ * back act only for the current token, so a process that held a delivery
+ * past its lease cannot overwrite what the next holder does.
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
@@ -22,6 +25,17 @@ export interface ClaimedDelivery {
   sub: string;
   /** The task's traceparent, or ''. */
   trace: string;
+  /**
+   * This claim's token, for record() and release(). @default 0, the claim a
+   * delivery's creator holds (deliveries created already claimed, handed to
+   * the dispatcher's deliverNow).
+   */
+  lease?: number;
+  /**
+   * When the claim runs out (epoch ms). @default for deliverNow: the
+   * dispatcher's lease counted from the hand-over
+   */
+  leaseUntil?: number;
 }
 
 export interface AttemptRecord {
@@ -44,13 +58,19 @@ export interface RecordOptions {
 
 export interface Outbox {
   claim(limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
-  record(id: string, attempt: AttemptRecord, nextAt: number | null): Promise<string>;
-  release(id: string, dueAt: number): Promise<void>;
+  /**
+   * Records an attempt made under claim `lease` (@default 0, the creator's).
+   * Returns the delivery's new state, `stale` when that claim is no longer
+   * current (the attempt is only appended to the log) or `missing`.
+   */
+  record(id: string, attempt: AttemptRecord, nextAt: number | null, lease?: number): Promise<string>;
+  /** Gives back claim `lease` unattempted, due at `dueAt`; false when that claim is no longer current. */
+  release(id: string, dueAt: number, lease: number): Promise<boolean>;
   /** Deliveries waiting in Redis (pending, in flight or leased). */
   backlog(): Promise<number>;
 }
 
-const FIELDS = 10;
+const FIELDS = 11;
 
 export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Outbox {
   const lua = new URL('./lua/', import.meta.url);
@@ -59,7 +79,8 @@ export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Out
   defineScript(redis, lua, 'release', 2);
   return {
     async claim(limit, leaseMs) {
-      const flat = await callScript<string[]>(redis, 'claim', [keys.due], [Date.now(), leaseMs, limit, keys.deliveryPrefix]);
+      const now = Date.now();
+      const flat = await callScript<(string | number)[]>(redis, 'claim', [keys.due], [now, leaseMs, limit, keys.deliveryPrefix]);
       const out: ClaimedDelivery[] = [];
       for (let i = 0; i + FIELDS - 1 < flat.length; i += FIELDS) {
         out.push({
@@ -71,13 +92,15 @@ export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Out
           secret: flat[i + 5] as string,
           event: flat[i + 6] as string,
           taskId: flat[i + 7] as string,
-          sub: flat[i + 8] ?? '',
-          trace: flat[i + 9] ?? '',
+          sub: (flat[i + 8] as string | undefined) ?? '',
+          trace: (flat[i + 9] as string | undefined) ?? '',
+          lease: Number(flat[i + 10]),
+          leaseUntil: now + leaseMs,
         });
       }
       return out;
     },
-    record(id, attempt, nextAt) {
+    record(id, attempt, nextAt, lease = 0) {
       return callScript<string>(redis, 'record', [keys.delivery(id), keys.attempts(id)], [
         id,
         JSON.stringify(attempt),
@@ -91,10 +114,11 @@ export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Out
         opts.disableAfterMs,
         opts.progressIntervalMs,
         attempt.duration_ms,
+        lease,
       ]);
     },
-    async release(id, dueAt) {
-      await callScript<number>(redis, 'release', [keys.delivery(id), keys.due], [id, dueAt]);
+    async release(id, dueAt, lease) {
+      return (await callScript<number>(redis, 'release', [keys.delivery(id), keys.due], [id, dueAt, lease])) === 1;
     },
     backlog: () => redis.zcard(keys.due),
   };

@@ -84,7 +84,7 @@ describe('delivery: dispatcher', () => {
         recorded.push({ id, outcome: attempt.outcome, at: Date.now() });
         return attempt.outcome;
       },
-      release: async () => undefined,
+      release: async () => true,
       backlog: async () => 0,
     };
     const dispatcher = oneSlotDispatcher(outbox, { timeoutMs: 5000 });
@@ -129,6 +129,7 @@ describe('delivery: dispatcher', () => {
         const now = Date.now();
         releases.push({ id, delayMs: dueAt - now, at: now });
         due.set(id, dueAt);
+        return true;
       },
       backlog: async () => due.size,
     };

@@ -4,6 +4,12 @@ a dead letter), or back to pending until its next attempt. For subscription
 deliveries it also keeps the endpoint's stats and health: 410 Gone disables
 the subscription at once, and so does failing with no success for longer
 than the disable window.
+Fenced: only the holder of the current claim (state `delivering`, `lease` =
+its token, see claim.lua) moves the delivery on. A stale attempt (its lease
+ran out and another process claimed the delivery, or it was settled
+meanwhile) is appended to the attempts list, so what the receiver saw stays
+visible, and changes nothing else: no state, due time, attempt counter,
+counters or endpoint health.
 KEYS[1] delivery hash
 KEYS[2] attempts list
 ARGV[1]  delivery id
@@ -18,16 +24,15 @@ ARGV[9]  subscription key prefix ("P:wh:")
 ARGV[10] disable window (ms)
 ARGV[11] progress interval (ms)
 ARGV[12] duration of the attempt (ms)
-Returns the delivery's state after the update.
+ARGV[13] the attempt's lease token (0 = the claim made when the delivery was created)
+Returns the delivery's state after the update, "stale" (recorded, nothing
+changed) or "missing".
 ]]
 -- Every delivery hash has a state: none means no delivery.
-local d = redis.call("hmget", KEYS[1], "state", "sub", "tenant", "event", "dirty", "final")
+local d = redis.call("hmget", KEYS[1], "state", "sub", "tenant", "event", "dirty", "final", "lease")
 if not d[1] then return "missing" end
 redis.call("rpush", KEYS[2], ARGV[2])
-if d[1] == "delivered" then
-  -- A duplicate attempt after a lease ran out: keep the success.
-  return "delivered"
-end
+if d[1] ~= "delivering" or (d[7] or "0") ~= ARGV[13] then return "stale" end
 local id, now, outcome = ARGV[1], ARGV[6], ARGV[4]
 local due = ARGV[8] .. "due"
 local sub = d[2] or ""

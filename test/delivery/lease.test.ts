@@ -1,0 +1,203 @@
+/**
+ * Leases are fenced and never outlived: a claim's token decides who may
+ * record or give back a delivery, and the dispatcher starts an attempt only
+ * while its lease has room for all of it; what cannot start in time goes
+ * back to Redis at once, and a freed slot is not lost on a delivery that
+ * cannot use it. Real Redis, the real outbox and task-store scripts, real
+ * loopback receivers, two dispatchers where the reviewer's scenario needs
+ * them; small timeouts and leases so it runs in seconds.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { Agent } from 'undici';
+import { createDeliveryDispatcher, type DeliveryDispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher.js';
+import { createOutbox, type AttemptRecord, type ClaimedDelivery, type Outbox } from '../../src/delivery/outbox.js';
+import { createSigner } from '../../src/delivery/sign.js';
+import { silentLogger } from '../../src/logger.js';
+import { createKeys } from '../../src/store/keys.js';
+import { createTaskStore, type OutboxEntry, type TaskStore } from '../../src/store/task-store.js';
+import { claimed } from '../../src/worker/outcome.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One request as the receiver saw it. */
+interface Arrival {
+  id: string;
+  path: string;
+  start: number;
+  end: number | null;
+}
+
+describe('delivery: leases', () => {
+  let redis: TestRedis;
+  let client: Redis;
+  let store: TaskStore;
+  let outbox: Outbox;
+  const keys = createKeys('lse');
+  const agent = new Agent();
+  let server: http.Server;
+  let base: string;
+  let arrivals: Arrival[] = [];
+  const open = new Set<http.ServerResponse>();
+  const dispatchers: DeliveryDispatcher[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    client = redis.client();
+    store = createTaskStore(client, keys);
+    outbox = createOutbox(client, keys, { disableAfterMs: 1e9, progressIntervalMs: 1000 });
+    // Answers 204 after `?ms=` milliseconds (never, without it).
+    server = http.createServer((req, res) => {
+      const a: Arrival = { id: String(req.headers['webhook-id']), path: req.url ?? '', start: Date.now(), end: null };
+      arrivals.push(a);
+      req.resume();
+      const ms = new URL(req.url ?? '/', 'http://x').searchParams.get('ms');
+      open.add(res);
+      res.on('close', () => {
+        a.end = Date.now();
+        open.delete(res);
+      });
+      if (ms !== null) setTimeout(() => res.writeHead(204).end(), Number(ms));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    for (const res of open) res.destroy();
+    await agent.close();
+    await new Promise((resolve) => server.close(resolve));
+    client.disconnect();
+    await redis.destroy();
+  });
+  beforeEach(async () => {
+    arrivals = [];
+    await redis.flush();
+  });
+  afterEach(async () => {
+    await Promise.all(dispatchers.splice(0).map((d) => d.stop(100)));
+    for (const res of open) res.destroy();
+  });
+
+  const dispatcher = (o: Partial<DispatcherOptions> & { timeoutMs: number }): DeliveryDispatcher => {
+    const signer = createSigner('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+    const d = createDeliveryDispatcher({
+      outbox,
+      agent,
+      route: () => ({ signer, headers: {} }),
+      policy: { maxRetries: 0, backoffMs: 1000, retryAfterMaxMs: 1000, retryStatuses: [] },
+      logger: silentLogger(),
+      maxResponseBytes: 1024,
+      concurrency: 10,
+      hostConcurrency: 1,
+      pollMs: 20,
+      ...o,
+    });
+    dispatchers.push(d);
+    return d;
+  };
+
+  /**
+   * Deliveries written as the worker writes them on its fast path (one
+   * script, created already claimed, due = lease end), and their claimed
+   * form as the worker hands them to deliverNow (no token, no lease end).
+   */
+  const fastPath = async (leaseMs: number, specs: { id: string; path: string; sub?: string }[]): Promise<ClaimedDelivery[]> => {
+    const fields = { id: 'task1', tenant: 'x', gen: '1', status: 'running' };
+    await client.hset(keys.task('task1'), fields);
+    const entries: OutboxEntry[] = specs.map((s) => ({
+      deliveryId: s.id, url: `${base}${s.path}`, body: '{}', msgId: `msg_${s.id}`, event: 'task.started',
+      secret: s.sub ? `sub:${s.sub}` : 'default', sub: s.sub ?? '', claim: true, trace: '',
+    }));
+    const created = await store.enqueue(fields, entries, Date.now() + leaseMs);
+    expect(created).to.deep.equal(specs.map((s) => s.id));
+    return entries.map((e) => claimed(e, 'task1'));
+  };
+
+  const attempt = (n: number, outcome: AttemptRecord['outcome']): AttemptRecord => ({
+    n, at: new Date().toISOString(), status_code: outcome === 'delivered' ? 204 : 503, duration_ms: 5, error: null, outcome,
+  });
+  const until = async (what: string, ok: () => boolean | Promise<boolean>, ms: number): Promise<void> => {
+    for (const t0 = Date.now(); !(await ok()); await sleep(20)) if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+  };
+
+  describe('fencing in the outbox scripts', () => {
+    it('a stale record is logged but changes nothing; a stale release cannot undo a live claim', async () => {
+      // Created claimed by process A (token 0), with a lease that has already run out.
+      await fastPath(-1, [{ id: 'f1', path: '/x' }]);
+      // Process B claims it: token 1.
+      const [b] = await outbox.claim(10, 60_000);
+      expect(b?.lease).to.equal(1);
+      const bDue = await client.zscore(keys.due, 'f1');
+
+      // A's late attempt: appended to the log for visibility, nothing else moves.
+      expect(await outbox.record('f1', attempt(1, 'delivered'), null, 0)).to.equal('stale');
+      expect(await client.hgetall(keys.delivery('f1'))).to.include({ state: 'delivering', n: '0', lease: '1' });
+      expect(await client.zscore(keys.due, 'f1')).to.equal(bDue);
+      expect(await client.llen(keys.attempts('f1'))).to.equal(1);
+      // A's late give-back must not hand B's live claim to a third process.
+      expect(await outbox.release('f1', Date.now(), 0)).to.equal(false);
+      expect(await client.hget(keys.delivery('f1'), 'state')).to.equal('delivering');
+      expect(await client.zscore(keys.due, 'f1')).to.equal(bDue);
+
+      // B, the holder, records a retry; C claims the retry (token 2).
+      const next = Date.now() - 1;
+      expect(await outbox.record('f1', attempt(1, 'retry'), next, 1)).to.equal('pending');
+      expect(await client.hgetall(keys.delivery('f1'))).to.include({ state: 'pending', n: '1' });
+      const [c] = await outbox.claim(10, 60_000);
+      expect(c).to.include({ id: 'f1', lease: 2, attempts: 1 });
+      // B's give-back or a second record of B's claim now act on nothing.
+      expect(await outbox.release('f1', Date.now(), 1)).to.equal(false);
+      expect(await outbox.record('f1', attempt(1, 'failed'), null, 1)).to.equal('stale');
+      expect(await client.hget(keys.delivery('f1'), 'state')).to.equal('delivering');
+      expect(await client.zcard(keys.dead('x'))).to.equal(0);
+      // C's own give-back works.
+      expect(await outbox.release('f1', Date.now(), 2)).to.equal(true);
+      expect(await client.hget(keys.delivery('f1'), 'state')).to.equal('pending');
+      expect(await client.llen(keys.attempts('f1'))).to.equal(3);
+    });
+
+    it('the creator records under token 0 while nobody else has claimed', async () => {
+      await fastPath(60_000, [{ id: 'f2', path: '/x' }]);
+      expect(await outbox.record('f2', attempt(1, 'delivered'), null)).to.equal('delivered');
+      expect(await client.zscore(keys.due, 'f2')).to.equal(null);
+    });
+  });
+
+  describe('the dispatcher', () => {
+    // Attempts may take 2 s; a claim lasts 2.6 s; an attempt needs 0.3 s of room beyond its timeout.
+    const TIMEOUT = 2000;
+    const LEASE = 2600;
+    const MARGIN = 300;
+
+    it('two processes never send the same delivery at once: what waits here past its start-by deadline goes back (the reviewer’s scenario)', async () => {
+      const a = dispatcher({ timeoutMs: TIMEOUT, leaseMs: LEASE, leaseMarginMs: MARGIN });
+      const b = dispatcher({ timeoutMs: TIMEOUT, leaseMs: LEASE, leaseMarginMs: MARGIN });
+      // d0 answers after 1 s, d1 after 1.8 s. Under the old rule (start while under half
+      // the lease) d1 started at 1 s and ran until 2.8 s, past its lease (2.6 s), and B
+      // sent it meanwhile.
+      const ds = await fastPath(LEASE, [
+        { id: 'd0', path: '/d?ms=1000' },
+        { id: 'd1', path: '/d?ms=1800' },
+      ]);
+      for (const d of ds) a.deliverNow(d);
+      a.start();
+      b.start();
+      await until('both deliveries', async () => {
+        const states = await Promise.all(ds.map((d) => client.hget(keys.delivery(d.id), 'state')));
+        return states.every((s) => s === 'delivered');
+      }, 12_000);
+      await sleep(200);
+
+      const sends = new Map<string, number>();
+      for (const x of arrivals) sends.set(x.id, (sends.get(x.id) ?? 0) + 1);
+      expect(Object.fromEntries(sends), 'each webhook-id sent once').to.deep.equal({ msg_d0: 1, msg_d1: 1 });
+      for (const d of ds) {
+        expect(await client.hget(keys.delivery(d.id), 'n'), d.id).to.equal('1');
+        expect(await client.llen(keys.attempts(d.id)), `${d.id}: one attempt record, none stale`).to.equal(1);
+      }
+    });
+  });
+});
