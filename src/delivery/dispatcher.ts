@@ -195,17 +195,61 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     return d.sub ? [host, `s:${d.sub}`] : [host];
   };
 
-  /** Takes the oldest delivery waiting for `slot` and tries it again. */
+  /**
+   * A slot of `slot` freed: starts the oldest deliveries waiting for it until
+   * one starts. Those that can no longer start within their lease go back to
+   * Redis on the way, and so may those that need another full slot; neither
+   * may keep the rest of the list from the freed slot.
+   */
   const pump = (slot: string): void => {
     const list = waiting.get(slot);
-    const next = list?.shift();
-    if (list && list.length === 0) waiting.delete(slot);
-    if (!next) {
-      if (!perHost.has(slot)) saturatedSince.delete(slot); // idle: nothing to remember
-      return;
+    // Bounded by the list's length now: run() may park a delivery again.
+    for (let n = list?.length ?? 0; n > 0; n -= 1) {
+      const next = list?.shift();
+      if (!next) break;
+      waitingCount -= 1;
+      if (run(next) === 'started') break;
     }
-    waitingCount -= 1;
-    run(next);
+    if (list && list.length === 0) waiting.delete(slot);
+    if (!waiting.has(slot) && !perHost.has(slot)) saturatedSince.delete(slot); // idle: nothing to remember
+  };
+
+  /**
+   * Gives back, as soon as it can no longer start within its lease, what
+   * waits here: a host whose attempts all hang must not hold its queue until
+   * the leases run out (another process would then send those deliveries
+   * while this one might still start them). One timer, set for the earliest
+   * deadline of what waits.
+   */
+  let sweeper: NodeJS.Timeout | null = null;
+  let sweepAt = Infinity;
+  const sweepBy = (at: number): void => {
+    if (stopping || at >= sweepAt) return;
+    if (sweeper) clearTimeout(sweeper);
+    sweepAt = at;
+    sweeper = setTimeout(sweep, Math.max(0, at - Date.now()));
+    sweeper.unref();
+  };
+  const sweep = (): void => {
+    sweeper = null;
+    sweepAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [slot, list] of waiting) {
+      const kept: Held[] = [];
+      for (const w of list) {
+        if (w.startBy > now) {
+          kept.push(w);
+          next = Math.min(next, w.startBy);
+        } else {
+          release(w.d, 0);
+          waitingCount -= 1;
+        }
+      }
+      if (kept.length === 0) waiting.delete(slot);
+      else waiting.set(slot, kept);
+    }
+    if (next < Infinity) sweepBy(next);
   };
 
   /** Starts a delivery, or parks it here, or gives it back to Redis; says which. */
@@ -228,6 +272,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       list.push(h);
       waiting.set(full, list);
       waitingCount += 1;
+      sweepBy(h.startBy);
       return 'waiting';
     }
     inFlight += 1;
@@ -301,6 +346,9 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       stopping = true;
       if (timer) clearTimeout(timer);
       timer = null;
+      if (sweeper) clearTimeout(sweeper);
+      sweeper = null;
+      sweepAt = Infinity;
       // What waits here goes back to Redis for another process.
       for (const list of waiting.values()) for (const w of list) release(w.d, 0);
       waiting.clear();

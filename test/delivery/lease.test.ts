@@ -181,11 +181,13 @@ describe('delivery: leases', () => {
       const ds = await fastPath(LEASE, [
         { id: 'd0', path: '/d?ms=1000' },
         { id: 'd1', path: '/d?ms=1800' },
+        { id: 'd2', path: '/d?ms=100' },
+        { id: 'd3', path: '/d?ms=100' },
       ]);
       for (const d of ds) a.deliverNow(d);
       a.start();
       b.start();
-      await until('both deliveries', async () => {
+      await until('four deliveries', async () => {
         const states = await Promise.all(ds.map((d) => client.hget(keys.delivery(d.id), 'state')));
         return states.every((s) => s === 'delivered');
       }, 12_000);
@@ -193,11 +195,51 @@ describe('delivery: leases', () => {
 
       const sends = new Map<string, number>();
       for (const x of arrivals) sends.set(x.id, (sends.get(x.id) ?? 0) + 1);
-      expect(Object.fromEntries(sends), 'each webhook-id sent once').to.deep.equal({ msg_d0: 1, msg_d1: 1 });
+      expect(Object.fromEntries(sends), 'each webhook-id sent once').to.deep.equal({ msg_d0: 1, msg_d1: 1, msg_d2: 1, msg_d3: 1 });
       for (const d of ds) {
         expect(await client.hget(keys.delivery(d.id), 'n'), d.id).to.equal('1');
         expect(await client.llen(keys.attempts(d.id)), `${d.id}: one attempt record, none stale`).to.equal(1);
       }
+    });
+
+    it('gives back what waits behind a hanging host by its start-by deadline, not when the host frees', async () => {
+      const a = dispatcher({ timeoutMs: TIMEOUT, leaseMs: LEASE, leaseMarginMs: MARGIN });
+      const b = dispatcher({ timeoutMs: TIMEOUT, leaseMs: LEASE, leaseMarginMs: MARGIN });
+      // h0 hangs until A's attempt times out (2 s); h1 and h2 wait in A behind it.
+      const ds = await fastPath(LEASE, [
+        { id: 'h0', path: '/h' },
+        { id: 'h1', path: '/h?ms=10' },
+        { id: 'h2', path: '/h?ms=10' },
+      ]);
+      const t0 = Date.now();
+      for (const d of ds) a.deliverNow(d);
+      b.start(); // only B polls: what A gives back, B sends
+      await until('h1 and h2 sent', () => arrivals.filter((x) => x.id !== 'msg_h0').length >= 2, 5000);
+      const late = arrivals.filter((x) => x.id !== 'msg_h0').map((x) => x.start - t0);
+      // Their start-by deadline was 0.3 s after the hand-over; A's hanging attempt ends at 2 s.
+      for (const ms of late) expect(ms, 'sent by B long before A’s host slot frees').to.be.below(1200);
+      expect(a.inFlight()).to.equal(1);
+    });
+
+    it('a freed host slot goes to the first waiting delivery that can use it, not only the oldest', async () => {
+      // Two requests per host, one per endpoint. x0 (endpoint X) hangs for 1.5 s; z0
+      // (endpoint Z) answers at once; x1 (X again) and y1 (endpoint Y) wait for the host.
+      const a = dispatcher({ timeoutMs: 5000, hostConcurrency: 2, endpointConcurrency: 1 });
+      const ds = await fastPath(10_000, [
+        { id: 'x0', path: '/e?ms=1500', sub: 'X' },
+        { id: 'z0', path: '/e?ms=100', sub: 'Z' },
+        { id: 'x1', path: '/e?ms=10', sub: 'X' },
+        { id: 'y1', path: '/e?ms=10', sub: 'Y' },
+      ]);
+      const t0 = Date.now();
+      for (const d of ds) a.deliverNow(d);
+      await until('y1 sent', () => arrivals.some((x) => x.id === 'msg_y1'), 5000);
+      const y1 = arrivals.find((x) => x.id === 'msg_y1') as Arrival;
+      // When z0 ends, x1 (oldest) cannot start (endpoint X is busy): y1 takes the slot.
+      expect(y1.start - t0, 'y1 does not wait for x0').to.be.below(800);
+      await until('x1 sent', () => arrivals.some((x) => x.id === 'msg_x1'), 5000);
+      const x1 = arrivals.find((x) => x.id === 'msg_x1') as Arrival;
+      expect(x1.start - t0, 'x1 waits for endpoint X').to.be.at.least(1400);
     });
   });
 });
