@@ -19,9 +19,14 @@ local out = {}
 local leaseEnd = tonumber(ARGV[1]) + tonumber(ARGV[2])
 for _, id in ipairs(ids) do
   local key = ARGV[4] .. id
-  local d = redis.call("hmget", key, "url", "body", "msg", "n", "secret", "event", "task", "sub", "trace", "state", "lease")
+  local d = redis.call("hmget", key, "url", "body", "msg", "n", "secret", "event", "task", "sub", "trace", "state", "lease", "final")
   if not d[1] or d[10] == "delivered" or d[10] == "failed" or d[10] == "dropped" then
     -- Orphan or already finished (e.g. a resend raced a success): drop it.
+    redis.call("zrem", KEYS[1], id)
+  elseif d[6] == "task.progress" and d[12] == "1" then
+    -- Its task has finished (finish.lua): no progress event may follow the
+    -- terminal one, whatever left it due (a holder that died, a retry).
+    redis.call("hset", key, "state", "dropped", "dirty", "0")
     redis.call("zrem", KEYS[1], id)
   else
     local token = (tonumber(d[11]) or 0) + 1

@@ -10,6 +10,8 @@ ran out and another process claimed the delivery, or it was settled
 meanwhile) is appended to the attempts list, so what the receiver saw stays
 visible, and changes nothing else: no state, due time, attempt counter,
 counters or endpoint health.
+A `task.progress` delivery whose task has finished (`final`, set by
+finish.lua) is not retried: a retry would follow the terminal event.
 KEYS[1] delivery hash
 KEYS[2] attempts list
 ARGV[1]  delivery id
@@ -42,6 +44,10 @@ local state
 if outcome == "delivered" then
   state = "delivered"
   redis.call("hset", KEYS[1], "n", ARGV[3], "state", state, "done", now)
+  redis.call("zrem", due, id)
+elseif outcome == "retry" and d[4] == "task.progress" and d[6] == "1" then
+  state = "dropped"
+  redis.call("hset", KEYS[1], "n", ARGV[3], "state", state, "dirty", "0")
   redis.call("zrem", due, id)
 elseif outcome == "retry" then
   state = "pending"
