@@ -68,6 +68,10 @@ export type ResendResult =
   | { kind: 'ok'; delivery: DeliveryView }
   | { kind: 'missing' }
   | { kind: 'delivering' }
+  /** A `webhook.test` delivery: tests are sent once, from the API (POST /webhooks/{id}/test again instead). */
+  | { kind: 'test_event' }
+  /** A `task.progress` delivery of a finished task: no progress event follows the terminal one. */
+  | { kind: 'progress_closed' }
   /** The delivery belongs to a subscription that was deleted: nothing could sign it. */
   | { kind: 'subscription_gone' }
   /** The subscription is disabled: re-enable it first (PATCH is_active=true). */
@@ -140,7 +144,7 @@ export function createDeliveryLog(redis: Redis, keys: Keys, opts: DeliveryLogOpt
       }
     }
     const r = await callScript<string>(redis, 'resend', [keys.delivery(id), keys.due, wk.dead(tenant)], [id, now(), tenant]);
-    if (r === 'missing' || r === 'delivering') return { kind: r };
+    if (r === 'missing' || r === 'delivering' || r === 'test_event' || r === 'progress_closed') return { kind: r };
     const view = await get(tenant, id);
     return view === null ? { kind: 'missing' } : { kind: 'ok', delivery: view };
   }

@@ -75,6 +75,10 @@ export function createDeliveryActions(deps: DeliveriesRouteDeps): DeliveryAction
         throw conflict('webhook_deleted', 'The webhook of this delivery was deleted; it cannot be resent.');
       case 'subscription_disabled':
         throw conflict('webhook_disabled', 'The webhook of this delivery is disabled; re-enable it (PATCH is_active=true) first.');
+      case 'test_event':
+        throw conflict('test_event_not_resendable', 'A webhook.test event is never resent; send a new one (POST /api/v1/webhooks/{id}/test).');
+      case 'progress_closed':
+        throw conflict('progress_closed', 'This task.progress event is closed: its task has finished, and no progress event follows the terminal one.');
       default:
         deps.logger.info('delivery resent', { delivery_id: id, tenant });
         return r.delivery;
