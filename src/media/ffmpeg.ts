@@ -3,7 +3,8 @@
  *
  * On abort the child gets SIGTERM, then SIGKILL after a short grace; the
  * returned promise settles only once the child has exited, so a handler that
- * rejects never leaves an orphan behind. ffmpeg's `-progress` key=value stream
+ * rejects never leaves an orphan behind. A worker killed outright cannot do
+ * that, so on Linux the child also dies with it (death-signal.ts). ffmpeg's `-progress` key=value stream
  * is read from file descriptor 3, which keeps stdout free for piped output
  * (raw PCM for waveforms) and stderr free for diagnostics.
  */
@@ -11,6 +12,7 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { DependencyError, InvalidInputError, TaskhookError, coerceError } from '../errors.js';
 import type { Config } from '../config.js';
+import { withDeathSignal, wrapperExecError } from './death-signal.js';
 import { inputGuardArgs, refusalIn } from './formats.js';
 
 /** How long a child may take to exit after SIGTERM before it gets SIGKILL. */
@@ -110,11 +112,14 @@ export function runFfprobe(config: Pick<Config, 'FFPROBE_PATH'>, args: readonly 
   });
 }
 
-function runTool(tool: 'ffmpeg' | 'ffprobe', bin: string, args: string[], options: RunOptions): Promise<RunResult> {
+async function runTool(tool: 'ffmpeg' | 'ffprobe', bin: string, args: string[], options: RunOptions): Promise<RunResult> {
   const { signal } = options;
-  if (signal.aborted) return Promise.reject(abortReason(signal));
+  if (signal.aborted) throw abortReason(signal);
+  // Wrapped so a SIGKILLed worker takes its children with it (death-signal.ts).
+  const command = await withDeathSignal(bin, args);
+  if (signal.aborted) throw abortReason(signal);
   return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], windowsHide: true });
+    const child = spawn(command.bin, command.args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], windowsHide: true });
     const stdoutChunks: Buffer[] = [];
     let stderr = '';
     let spawnError: Error | undefined;
@@ -154,6 +159,8 @@ function runTool(tool: 'ffmpeg' | 'ffprobe', bin: string, args: string[], option
       if (killTimer) clearTimeout(killTimer);
       if (signal.aborted) return reject(abortReason(signal));
       if (spawnError) return reject(spawnFailure(tool, bin, spawnError));
+      const execError = command.wrapped ? wrapperExecError(code, stderr) : null;
+      if (execError) return reject(spawnFailure(tool, bin, execError));
       if (code === 0) return resolve({ stdout: Buffer.concat(stdoutChunks).toString('utf8'), stderr });
       reject(toolFailure(tool, code, sig, stderr));
     });

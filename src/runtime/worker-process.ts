@@ -10,6 +10,7 @@ import type { Services } from './services.js';
 import { startMetricsServer } from './metrics-server.js';
 import { checkMediaTools } from '../media/tools.js';
 import { pruneOutputs } from '../media/retention.js';
+import { sweepTempDirs } from '../media/temp-dir.js';
 import { coerceError } from '../errors.js';
 import { retentionFromConfig, runRetention } from '../maintenance/prune.js';
 import type { TaskStore } from '../store/task-store.js';
@@ -111,6 +112,11 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   const queues = parseQueues(opts.queues);
   // Fail at start, not on the first video: a queue that needs ffmpeg must find it.
   await checkMediaTools(services.config, opts.registry, queues);
+  // Temp dirs of worker processes that were killed outright; the rule is in media/temp-dir.ts.
+  sweepTempDirs(services.config).then(
+    (n) => n > 0 && services.logger.info('removed temp dirs left by dead worker processes', { removed: n }),
+    (err: unknown) => services.logger.warn('sweeping temp dirs failed', { err: coerceError(err).message }),
+  );
   const dispatcher = opts.deliver ? services.createDispatcher() : null;
   const done = new Map<string, number>();
   // A duplicate gets none of the shared client's listeners. Without one,

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { testConfig } from '../../src/config.js';
 import { TaskhookError } from '../../src/errors.js';
 import { createProgressParser, progressPercent, runFfmpeg, runFfprobe } from '../../src/media/ffmpeg.js';
@@ -8,6 +11,16 @@ function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Alive and not a zombie (a killed orphan stays a zombie until PID 1 reaps it). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -72,6 +85,32 @@ describe('media/ffmpeg', () => {
     expect(pid).to.be.greaterThan(0);
     expect(alive(pid), 'ffmpeg still running after the promise settled').to.equal(false);
     expect(Date.now() - started).to.be.lessThan(15_000);
+  });
+
+  it('ffmpeg dies with a worker that is SIGKILLed (no orphan re-parented to PID 1)', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const script = fileURLToPath(new URL('./helpers/ffmpeg-child.ts', import.meta.url));
+    const parent = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let pid = 0;
+    try {
+      pid = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        parent.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString('utf8');
+          const m = /FFMPEG_PID (\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        parent.on('exit', () => reject(new Error(`the child node process exited early: ${out}`)));
+      });
+      expect(running(pid)).to.equal(true);
+      parent.kill('SIGKILL');
+      const deadline = Date.now() + 5000;
+      while (running(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(running(pid), 'ffmpeg outlived its SIGKILLed parent').to.equal(false);
+    } finally {
+      parent.kill('SIGKILL');
+      if (pid > 0 && running(pid)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   it('rejects at once when the signal is already aborted', async () => {
