@@ -89,6 +89,24 @@ describe('tasks/video', () => {
       expect(await errorCode(runTask(thumbnail, { input: 'video.mp4', width: 200 }, narrow))).to.equal('limit_exceeded');
     });
 
+    it('publishes nothing when aborted after the frame was extracted (sharp cannot be interrupted)', async () => {
+      let taskId = '';
+      const err = await runTask(thumbnail, { input: 'video.mp4', at_s: 1 }, config, (c) => {
+        taskId = c.ctx.taskId;
+        const report = c.ctx.reportProgress.bind(c.ctx);
+        c.ctx.reportProgress = (percent, info) => {
+          report(percent, info);
+          // 70 is reported once ffmpeg has exited and before sharp runs: nothing is left to kill.
+          if (percent === 70) c.abort(new TaskTimeoutError(1000));
+        };
+      }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(TaskTimeoutError);
+      expect(await readdir(path.join(out, taskId)).catch(() => [])).to.deep.equal([]);
+    });
+
     it('rejects both at_s and at_percent at validation', () => {
       expect(thumbnail.input.safeParse({ input: 'v.mp4', at_s: 1, at_percent: 5 }).success).to.equal(false);
     });
