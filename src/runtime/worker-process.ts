@@ -37,6 +37,8 @@ const PRUNE_INTERVAL_MS = 3_600_000;
 /** `taskhook top` reads `P:workers:{host}:{pid}`; a process silent for 3 beats drops out. */
 const HEARTBEAT_MS = 5_000;
 const RATE_WINDOW_MS = 60_000;
+/** How long a draining worker waits for an aborted retention batch to notice. */
+const RETENTION_STOP_WAIT_MS = 2_000;
 
 /**
  * Counts the tasks this process settled, per queue: the store's terminal
@@ -173,10 +175,12 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
       clearInterval(pruneTimer);
       clearInterval(retentionTimer);
       retentionStop.abort();
-      await retention;
       const started = Date.now();
+      // Running tasks first: a retention batch stuck on a Redis outage (ioredis
+      // waits for the connection) must not keep them from being handed back.
       await worker.close(graceMs);
       await dispatcher?.stop(Math.max(1000, graceMs - (Date.now() - started)));
+      await Promise.race([retention, new Promise((r) => setTimeout(r, RETENTION_STOP_WAIT_MS).unref())]);
       await stopHeartbeat();
     },
   };
