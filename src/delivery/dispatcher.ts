@@ -89,7 +89,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   let idle: (() => void) | null = null;
 
   const release = (d: ClaimedDelivery, delayMs: number): void => {
-    opts.outbox.release(d.id, Date.now() + delayMs, d.lease ?? 0).catch((err: unknown) => {
+    opts.outbox.release(d.id, Date.now() + delayMs, d.lease).catch((err: unknown) => {
       opts.logger.warn('could not release a delivery; its lease will expire', { delivery_id: d.id, err: coerceError(err).message });
     });
   };
@@ -99,7 +99,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     d: ClaimedDelivery;
     startBy: number;
   }
-  const hold = (d: ClaimedDelivery): Held => ({ d, startBy: (d.leaseUntil ?? Date.now() + leaseMs) - opts.timeoutMs - marginMs });
+  const hold = (d: ClaimedDelivery): Held => ({ d, startBy: d.leaseUntil - opts.timeoutMs - marginMs });
 
   /**
    * One attempt. `sent` is called as soon as the HTTP exchange is over (or
@@ -146,7 +146,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
         record.response_excerpt = result.response_excerpt;
       }
     }
-    const state = await opts.outbox.record(d.id, record, nextAt, d.lease ?? 0);
+    const state = await opts.outbox.record(d.id, record, nextAt, d.lease);
     opts.onAttempt?.(d, record);
     if (state === 'stale') {
       // Only a stalled process gets here (an attempt never starts without room in its lease).

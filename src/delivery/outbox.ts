@@ -26,16 +26,13 @@ export interface ClaimedDelivery {
   /** The task's traceparent, or ''. */
   trace: string;
   /**
-   * This claim's token, for record() and release(). @default 0, the claim a
+   * This claim's token, for record() and release(): 0 for the claim a
    * delivery's creator holds (deliveries created already claimed, handed to
-   * the dispatcher's deliverNow).
+   * the dispatcher's deliverNow), the claim count for claim.lua's.
    */
-  lease?: number;
-  /**
-   * When the claim runs out (epoch ms). @default for deliverNow: the
-   * dispatcher's lease counted from the hand-over
-   */
-  leaseUntil?: number;
+  lease: number;
+  /** When the claim runs out (epoch ms). */
+  leaseUntil: number;
 }
 
 export interface AttemptRecord {

@@ -47,7 +47,7 @@ export function createFinisher(opts: FinisherOptions): Finisher {
       }
       if (written.kind === 'ok' && opts.dispatcher) {
         const created = new Set(written.created);
-        for (const e of entries) if (created.has(e.deliveryId)) opts.dispatcher.deliverNow(claimed(e, fields.id ?? ''));
+        for (const e of entries) if (created.has(e.deliveryId)) opts.dispatcher.deliverNow(claimed(e, fields.id ?? '', leaseEnd));
       }
       return written.kind;
     },

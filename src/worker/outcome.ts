@@ -73,9 +73,15 @@ export function progressEntry(fields: TaskFields, sub: SubscriptionTarget, perce
   return { deliveryId, url: sub.url, body, msgId: subscriptionMessageId(`${deliveryId}.${now.getTime()}.${percent}`), sub: sub.id };
 }
 
-/** The claimed form of an entry this process just wrote, for the dispatcher's fast path. */
-export function claimed(entry: OutboxEntry, taskId: string): ClaimedDelivery {
+/**
+ * The claimed form of an entry this process just wrote, for the dispatcher's
+ * fast path: the creator's claim (token 0), running out at `leaseUntil`, the
+ * lease end the writing script was given.
+ */
+export function claimed(entry: OutboxEntry, taskId: string, leaseUntil: number): ClaimedDelivery {
   return {
+    lease: 0,
+    leaseUntil,
     id: entry.deliveryId,
     url: entry.url,
     body: entry.body,

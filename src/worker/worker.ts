@@ -98,8 +98,9 @@ export function createWorker(opts: WorkerOptions): Worker {
   const announceStart = async (fields: TaskFields): Promise<void> => {
     const entries = startedDeliveries(fields, await subsFor(fields, 'task.started'), new Date());
     if (entries.length === 0) return;
-    const created = new Set(await store.enqueue(fields, entries, leaseEnd()));
-    if (opts.dispatcher) for (const e of entries) if (created.has(e.deliveryId)) opts.dispatcher.deliverNow(claimed(e, fields.id ?? ''));
+    const leaseUntil = leaseEnd();
+    const created = new Set(await store.enqueue(fields, entries, leaseUntil));
+    if (opts.dispatcher) for (const e of entries) if (created.has(e.deliveryId)) opts.dispatcher.deliverNow(claimed(e, fields.id ?? '', leaseUntil));
   };
 
   const progressEvents = (fields: TaskFields, log: Logger) => (percent: number): void => {

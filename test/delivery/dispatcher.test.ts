@@ -89,7 +89,7 @@ describe('delivery: dispatcher', () => {
     };
     const dispatcher = oneSlotDispatcher(outbox, { timeoutMs: 5000 });
     const delivery = (i: number): ClaimedDelivery => ({
-      id: `d${i}`, url, body: '{}', msgId: `msg_${i}`, attempts: 0, secret: 'default', event: 'task.completed', taskId: `t${i}`, sub: '', trace: '',
+      id: `d${i}`, url, body: '{}', msgId: `msg_${i}`, attempts: 0, secret: 'default', event: 'task.completed', taskId: `t${i}`, sub: '', trace: '', lease: 0, leaseUntil: Date.now() + 10_000,
     });
     const t0 = Date.now();
     for (let i = 0; i < 3; i++) dispatcher.deliverNow(delivery(i));
@@ -135,7 +135,7 @@ describe('delivery: dispatcher', () => {
     };
     const dispatcher = oneSlotDispatcher(outbox, { timeoutMs: 10_000, pollMs: 20 });
     const delivery = (i: number): ClaimedDelivery => {
-      const d = { id: `h${i}`, url: `${base}/hang`, body: '{}', msgId: `msg_h${i}`, attempts: 0, secret: 'default', event: 'task.completed', taskId: `t${i}`, sub: '', trace: '' };
+      const d = { id: `h${i}`, url: `${base}/hang`, body: '{}', msgId: `msg_h${i}`, attempts: 0, secret: 'default', event: 'task.completed', taskId: `t${i}`, sub: '', trace: '', lease: 0, leaseUntil: Date.now() + 15_000 };
       byId.set(d.id, d);
       return d;
     };

@@ -111,9 +111,10 @@ describe('delivery: leases', () => {
       deliveryId: s.id, url: `${base}${s.path}`, body: '{}', msgId: `msg_${s.id}`, event: 'task.started',
       secret: s.sub ? `sub:${s.sub}` : 'default', sub: s.sub ?? '', claim: true, trace: '',
     }));
-    const created = await store.enqueue(fields, entries, Date.now() + leaseMs);
+    const leaseUntil = Date.now() + leaseMs;
+    const created = await store.enqueue(fields, entries, leaseUntil);
     expect(created).to.deep.equal(specs.map((s) => s.id));
-    return entries.map((e) => claimed(e, 'task1'));
+    return entries.map((e) => claimed(e, 'task1', leaseUntil));
   };
 
   const attempt = (n: number, outcome: AttemptRecord['outcome']): AttemptRecord => ({
