@@ -120,14 +120,6 @@ const orNull = (raw: string | undefined): string | null => (raw === undefined ||
  * ARGV[4..] the hash's field/value pairs
  * Returns 1, or 0 when the tenant already has ARGV[1] subscriptions.
  */
-const CREATE_LUA = `
-if redis.call("zcard", KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call("hset", KEYS[2], unpack(ARGV, 4))
-redis.call("zadd", KEYS[1], ARGV[2], ARGV[3])
-return 1
-`;
-const CREATE_COMMAND = 'th_webhook_create_sub';
-
 /** A subscription from its hash (HGETALL), or null for an empty/foreign one. Pure and total. */
 export function parseSubscription(h: Record<string, string>): Subscription | null {
   if (!h.id || !h.tenant || !h.url || !h.secret) return null;
@@ -206,12 +198,7 @@ export function createSubscriptionStore(redis: Redis, prefix: string, opts: Subs
   defineScript(redis, lua, 'active_subs', 1);
   defineScript(redis, lua, 'patch_sub', 1);
   defineScript(redis, lua, 'rotate_secret', 1);
-  if (typeof (redis as unknown as Record<string, unknown>)[CREATE_COMMAND] !== 'function') {
-    redis.defineCommand(CREATE_COMMAND, { numberOfKeys: 2, lua: CREATE_LUA });
-  }
-  const createScript = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<number>>)[CREATE_COMMAND] as (
-    ...a: (string | number)[]
-  ) => Promise<number>;
+  defineScript(redis, lua, 'create_sub', 2);
 
   async function get(tenant: string, id: string): Promise<Subscription | null> {
     if (!SUBSCRIPTION_ID.test(id)) return null;
@@ -229,7 +216,7 @@ export function createSubscriptionStore(redis: Redis, prefix: string, opts: Subs
       const pairs: string[] = [];
       for (const f in fields) pairs.push(f, fields[f] as string);
       const index = k.tenantIndex(tenant);
-      const created = await createScript.call(redis, index, k.sub(id), MAX_SUBSCRIPTIONS_PER_TENANT, at, id, ...pairs);
+      const created = await callScript<number>(redis, 'create_sub', [index, k.sub(id)], [MAX_SUBSCRIPTIONS_PER_TENANT, at, id, ...pairs]);
       if (created !== 1) {
         throw new TaskhookError('subscription_limit', `At most ${MAX_SUBSCRIPTIONS_PER_TENANT} webhook subscriptions per API key.`, {
           status: 409,
