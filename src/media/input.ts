@@ -16,7 +16,6 @@ import { redactUrl } from '../logger.js';
 import type { TaskContext } from '../tasks/define.js';
 import { abortReason } from './ffmpeg.js';
 import { assertInputBytes } from './limits.js';
-import { taskTempDir } from './temp-dir.js';
 
 /** The `input` field every media task takes. */
 export const mediaInputSchema = z
@@ -90,7 +89,7 @@ async function download(url: string, ctx: InputContext): Promise<ResolvedInput> 
   const shown = redactUrl(url);
   const timeout = AbortSignal.timeout(config.MEDIA_DOWNLOAD_TIMEOUT_MS);
   const signal = AbortSignal.any([ctx.signal, timeout]);
-  const file = path.join(await taskTempDir(ctx), `input${safeExtension(parsed.pathname)}`);
+  const file = path.join(await ctx.tempDir(), `input${safeExtension(parsed.pathname)}`);
   let size = 0;
   try {
     const res = await request(parsed, { method: 'GET', dispatcher: ctx.dispatcher, signal });

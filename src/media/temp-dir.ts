@@ -5,8 +5,8 @@
  * The worker removes a task's temp dir when the task ends, but a process that
  * is SIGKILLed (OOM killer, `docker kill`) runs no cleanup, and a half-written
  * transcode can be gigabytes. Several worker processes may share one temp dir,
- * so the sweep needs to know whose a dir is: media code marks each dir with
- * its owner (host name, pid, process start time) when it first uses it.
+ * so the sweep needs to know whose a dir is: the base task marks each dir with
+ * its owner (host name, pid, process start time) when it creates it.
  *
  * The rule, in order (a dir that matches none is kept):
  * 1. A dir whose newest entry is older than {@link ABANDONED_AFTER_MS} is
@@ -15,14 +15,12 @@
  *    longer exists, or it is this process's pid but an earlier process had it
  *    (the start time differs: pid reuse after a container restart).
  * Dirs marked by another host (containers sharing a volume each have their own
- * pids) and unmarked dirs (a task that called `ctx.tempDir()` directly, or one
- * that is just being created) wait for rule 1.
+ * pids) and unmarked dirs (one that is just being created) wait for rule 1.
  */
-import { readdir, readFile, lstat, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, lstat, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import type { TaskContext } from '../tasks/define.js';
 
 /** The marker's file name inside a temp dir (dot name: no task output is ever called that). */
 export const OWNER_FILE = '.taskhook-owner';
@@ -49,17 +47,12 @@ export function currentOwner(): Owner {
 }
 
 /**
- * The task's temp dir, marked as this process's. Media code uses this instead
- * of `ctx.tempDir()` so that a sweep after a crash can tell the dir is dead.
+ * A new temp dir for a task in `root` (what `ctx.tempDir()` gives), marked as
+ * this process's so that a sweep after a crash can tell when it is dead.
  */
-export async function taskTempDir(ctx: Pick<TaskContext, 'tempDir'>): Promise<string> {
-  const dir = await ctx.tempDir();
-  try {
-    await writeFile(path.join(dir, OWNER_FILE), JSON.stringify(currentOwner()), { flag: 'wx' });
-  } catch (err) {
-    // Marked by an earlier call of the same task.
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
+export async function createTaskTempDir(root: string, taskId: string): Promise<string> {
+  const dir = await mkdtemp(path.join(root, `taskhook-${taskId}-`));
+  await writeFile(path.join(dir, OWNER_FILE), JSON.stringify(currentOwner()));
   return dir;
 }
 

@@ -4,13 +4,13 @@
  * that is always removed. It decides nothing about retries or callbacks: it
  * only says how the run ended.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config.js';
 import { TaskTimeoutError, coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createTaskTempDir } from '../media/temp-dir.js';
 import type { AnyTaskDefinition, ProgressInfo, TaskContext, TaskResult } from '../tasks/define.js';
 
 export type RunOutcome =
@@ -112,7 +112,7 @@ export async function runTask(opts: RunOptions): Promise<RunOutcome> {
       opts.onProgress(Math.max(0, Math.min(100, Math.round(percent))), info);
     },
     tempDir: () => {
-      tempDir ??= mkdtemp(join(opts.config.MEDIA_TMP_DIR ?? tmpdir(), `taskhook-${opts.taskId}-`));
+      tempDir ??= createTaskTempDir(opts.config.MEDIA_TMP_DIR ?? tmpdir(), opts.taskId);
       return tempDir;
     },
   };

@@ -7,7 +7,6 @@ import { mediaInputSchema, resolveInput } from '../../src/media/input.js';
 import { assertDuration } from '../../src/media/limits.js';
 import { moveToOutput } from '../../src/media/output.js';
 import { probeMedia } from '../../src/media/probe.js';
-import { taskTempDir } from '../../src/media/temp-dir.js';
 
 const SAMPLE_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000] as const;
 const OPUS_RATES: readonly number[] = [8000, 12000, 16000, 24000, 48000];
@@ -73,7 +72,7 @@ export default defineTask({
     const rate =
       data.sample_rate ??
       (data.format === 'opus' ? 48_000 : loud ? Math.min(sourceRate, spec.maxRate) : undefined);
-    const tmp = path.join(await taskTempDir(ctx), `out.${spec.ext}`);
+    const tmp = path.join(await ctx.tempDir(), `out.${spec.ext}`);
     const args = [
       '-i', file.path,
       '-map', '0:a:0', '-vn', '-sn', '-dn',

@@ -9,7 +9,6 @@ import { mediaInputSchema, resolveInput } from '../../src/media/input.js';
 import { assertOutputDimensions, assertPixels, fitDimensions } from '../../src/media/limits.js';
 import { writeOutput } from '../../src/media/output.js';
 import { probeMedia } from '../../src/media/probe.js';
-import { taskTempDir } from '../../src/media/temp-dir.js';
 
 const THUMB_FORMATS = IMAGE_FORMATS.filter((f) => f !== 'avif') as ['jpeg', 'png', 'webp'];
 
@@ -58,7 +57,7 @@ export default defineTask({
     const frameS = info.video.frame_rate > 0 ? 2 / info.video.frame_rate : 0.1;
     const seek = duration > 0 ? Math.max(0, Math.min(at, duration - frameS)) : at;
 
-    const frame = path.join(await taskTempDir(ctx), 'frame.png');
+    const frame = path.join(await ctx.tempDir(), 'frame.png');
     await runFfmpeg(
       ctx.config,
       ['-ss', seek.toFixed(3), '-i', file.path, '-map', '0:v:0', '-frames:v', '1', '-an', '-sn', '-compression_level', '1', frame],

@@ -7,7 +7,6 @@ import { mediaInputSchema, resolveInput } from '../../src/media/input.js';
 import { assertDuration, assertOutputDimensions, assertPixels } from '../../src/media/limits.js';
 import { moveToOutput } from '../../src/media/output.js';
 import { probeMedia } from '../../src/media/probe.js';
-import { taskTempDir } from '../../src/media/temp-dir.js';
 
 const input = z
   .strictObject({
@@ -81,7 +80,7 @@ export default defineTask({
     // Even dimensions: yuv420p (what every player expects) cannot have odd ones.
     const scale = data.height ? `scale=-2:${data.height}` : 'scale=trunc(iw/2)*2:trunc(ih/2)*2';
     const ext = data.format;
-    const tmp = path.join(await taskTempDir(ctx), `out.${ext}`);
+    const tmp = path.join(await ctx.tempDir(), `out.${ext}`);
     const args = [
       ...(start > 0 ? ['-ss', start.toFixed(3)] : []),
       '-i', file.path,

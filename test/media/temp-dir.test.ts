@@ -7,10 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testConfig } from '../../src/config.js';
-import { ABANDONED_AFTER_MS, OWNER_FILE, currentOwner, sweepTempDirs, taskTempDir } from '../../src/media/temp-dir.js';
-import transcode from '../../tasks/video/transcode.js';
-import { getFixtures } from '../helpers/fixtures.js';
-import { runTask } from '../helpers/task-context.js';
+import { z } from 'zod';
+import { silentLogger } from '../../src/logger.js';
+import { ABANDONED_AFTER_MS, OWNER_FILE, createTaskTempDir, currentOwner, sweepTempDirs } from '../../src/media/temp-dir.js';
+import { defineTask } from '../../src/tasks/define.js';
+import { StopSwitch, runTask } from '../../src/worker/base-task.js';
 
 const exists = (p: string): Promise<boolean> =>
   access(p).then(
@@ -61,7 +62,7 @@ describe('media/temp-dir', () => {
 
   it("keeps this process's dirs and removes an earlier process's with the same pid (pid reuse)", async () => {
     const self = currentOwner();
-    const mine = await taskTempDir({ tempDir: () => tempDir() });
+    const mine = await createTaskTempDir(root, randomUUID());
     const reused = await tempDir({ ...self, started: self.started - 60_000 });
     expect(await sweepTempDirs({ MEDIA_TMP_DIR: root })).to.equal(1);
     expect(await exists(mine)).to.equal(true);
@@ -95,24 +96,27 @@ describe('media/temp-dir', () => {
     }
   });
 
-  it('media tasks mark the temp dir they use with this process', async () => {
-    const fx = await getFixtures();
-    const out = await mkdtemp(path.join(os.tmpdir(), 'taskhook-sweep-out-'));
-    let marker: unknown = null;
-    try {
-      const config = testConfig({ MEDIA_INPUT_DIR: fx.dir, MEDIA_OUTPUT_DIR: out, MEDIA_TMP_DIR: root });
-      await runTask(transcode, { input: 'video.mp4', height: 96 }, config, (c) => {
-        const report = c.ctx.reportProgress.bind(c.ctx);
-        c.ctx.reportProgress = (percent, info) => {
-          report(percent, info);
-          const dir = c.tempDirPath();
-          if (marker === null && dir && info?.stage === 'transcode') marker = readMarker(dir);
-        };
-      });
-      expect(marker).to.deep.equal(currentOwner());
-    } finally {
-      await rm(out, { recursive: true, force: true });
-    }
+  it("the base task marks every task's temp dir with this process, and removes it when the run ends", async () => {
+    let seen: { dir: string; marker: unknown } | null = null;
+    const def = defineTask({
+      name: 'debug.tempdir',
+      queue: 'debug',
+      input: z.object({}),
+      timeoutMs: 5000,
+      handler: async (_input, ctx) => {
+        const dir = await ctx.tempDir();
+        seen = { dir, marker: readMarker(dir) };
+        return {};
+      },
+    });
+    const config = testConfig({ MEDIA_TMP_DIR: root });
+    const run = await runTask({ def, input: {}, taskId: randomUUID(), attempt: 1, timeoutMs: 5000, logger: silentLogger(), config, dispatcher: undefined as never, stop: new StopSwitch(), onProgress: () => undefined });
+    expect(run.kind).to.equal('success');
+    if (!seen) throw new Error('the handler did not run');
+    const { dir, marker } = seen;
+    expect(path.dirname(dir)).to.equal(root);
+    expect(marker).to.deep.equal(currentOwner());
+    expect(await exists(dir)).to.equal(false);
   });
 });
 
