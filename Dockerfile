@@ -22,6 +22,11 @@ COPY --from=build /app/dist ./dist
 # The dashboard's static files are read from src/ when running from dist/.
 COPY src/dashboard/public ./src/dashboard/public
 ENV NODE_ENV=production
+# The media directories (MEDIA_INPUT_DIR, MEDIA_OUTPUT_DIR in docker-compose.yml)
+# must exist in the image, owned by node: Docker seeds a new named volume from
+# the image's directory at the mount point, ownership included. Without them a
+# fresh volume is root-owned 755 and every media task fails with EACCES.
+RUN mkdir -p /data/input /data/output && chown -R node:node /data
 USER node
 # tini forwards SIGTERM so the two-stage shutdown works.
 ENTRYPOINT ["/usr/bin/tini", "--"]
