@@ -59,7 +59,10 @@ export interface DeliveryDispatcher {
   start(): void;
   /** Attempts a delivery this process has already claimed. */
   deliverNow(d: ClaimedDelivery): void;
-  /** Stops polling and waits (bounded) for attempts in flight. */
+  /**
+   * Stops polling and waits (bounded) for attempts in flight; it does not
+   * abort those still running after `graceMs` (the agent's owner does).
+   */
   stop(graceMs: number): Promise<void>;
   inFlight(): number;
   /** How long a claim keeps others off a delivery. */
@@ -354,13 +357,20 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       waiting.clear();
       waitingCount = 0;
       if (inFlight === 0) return;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, graceMs);
+      const finished = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), graceMs);
         idle = () => {
           clearTimeout(t);
-          resolve();
+          resolve(true);
         };
       });
+      idle = null;
+      // The owner of the agent cuts these off when it closes (services.close):
+      // each delivery stays claimed, and another process sends it again once
+      // its lease runs out.
+      if (!finished) {
+        opts.logger.warn('callback attempts still running after the shutdown grace; they will be cut off and sent again by another process when their leases run out', { in_flight: inFlight });
+      }
     },
     inFlight: () => inFlight,
   };

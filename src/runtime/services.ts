@@ -89,9 +89,18 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         concurrency: config.CALLBACK_CONCURRENCY,
         hostConcurrency: config.CALLBACK_HOST_CONCURRENCY,
       }),
+    /**
+     * Last in every drain, after each part has had its grace. Redis goes
+     * first, then the egress agent is destroyed rather than closed (which
+     * would wait up to CALLBACK_TIMEOUT_MS for a slow receiver): a callback
+     * attempt still in flight is cut off, and with Redis closed it is not
+     * recorded, so it does not count as one of its attempts. Its delivery is
+     * still claimed in Redis; when the claim's lease runs out, another process
+     * sends it again (at-least-once: the receiver may already have seen it).
+     */
     async close() {
-      await egress.close().catch(() => undefined);
       await closeRedis(redis);
+      await egress.destroy().catch(() => undefined);
     },
   };
 }
