@@ -9,7 +9,7 @@
  */
 import type { Middleware } from 'koa';
 import type { Redis } from 'ioredis';
-import { TaskhookError, coerceError } from '../errors.js';
+import { DependencyError, TaskhookError, coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuthState } from './auth.js';
 
@@ -57,6 +57,8 @@ export interface RateLimitOptions {
   logger: Logger;
   /** Clock, for tests. @default Date.now */
   now?: () => number;
+  /** Longest a request waits for Redis to count it before the 503. @default 1000 */
+  timeoutMs?: number;
 }
 
 /** The state after one request of a window: what the headers say and whether to refuse. */
@@ -106,27 +108,51 @@ export function windowRelease(redis: Redis, prefix: string): (subject: string, t
   };
 }
 
+/** ioredis states of a client whose connection is gone (`connecting` is bounded by the timeout instead). */
+const LOST = new Set(['reconnecting', 'close', 'end']);
+/** Seconds a client is told to wait after a 503 `redis_unavailable`. */
+const UNAVAILABLE_RETRY_AFTER_S = 5;
+
+function redisUnavailable(why: string): DependencyError {
+  return new DependencyError('redis_unavailable', `Rate limit not checked: ${why}.`);
+}
+
 /**
  * Router-level middleware, mounted after auth (it needs `ctx.state.tenant`).
  * Sets `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` on every
  * answer; over the limit → 429 `rate_limited` with `Retry-After`. If Redis
- * fails, the request is let through (logged): the limiter protects Redis, it
- * should not add a second way for Redis trouble to fail requests.
+ * answers with an error, the request is let through (logged): the limiter
+ * protects Redis, it should not add a second way for Redis trouble to fail
+ * requests. If Redis is not connected, or does not answer within
+ * `timeoutMs`, the answer is a 503 `redis_unavailable` at once: the shared
+ * client's commands wait for a reconnect, so the request would otherwise hang
+ * here (and would only hang further down, every route needs Redis).
  */
 export function rateLimitMiddleware(opts: RateLimitOptions): Middleware<AuthState> {
   const { redis, limitPerMin: limit, logger } = opts;
   const now = opts.now ?? Date.now;
+  const timeoutMs = opts.timeoutMs ?? 1000;
   if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`limitPerMin must be a positive integer, got ${String(limit)}`);
   const hit = windowCounter(redis, opts.prefix);
 
   return async (ctx, next) => {
     const t = now();
-    let count: number;
+    // Not sent at all once the connection is lost: it would wait in the
+    // offline queue and count, after the reconnect, a request refused long ago.
+    if (LOST.has(redis.status)) {
+      ctx.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
+      throw redisUnavailable(`Redis is not connected (${redis.status})`);
+    }
+    let count: number | null;
     try {
-      count = await hit(ctx.state.tenant, t);
+      count = await answerWithin(hit(ctx.state.tenant, t), timeoutMs);
     } catch (err) {
       logger.warn('rate limit check failed; request let through', { err: coerceError(err).message });
       return next();
+    }
+    if (count === null) {
+      ctx.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
+      throw redisUnavailable(`Redis did not answer within ${timeoutMs} ms`);
     }
     const v = rateLimitVerdict(count, limit, t);
     ctx.set('RateLimit-Limit', String(limit));
@@ -138,4 +164,19 @@ export function rateLimitMiddleware(opts: RateLimitOptions): Middleware<AuthStat
     }
     await next();
   };
+}
+
+/** `promise`'s value, or null when it takes longer than `ms` (its later answer or error is dropped). */
+async function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  // A rejection after the timeout has nobody waiting for it.
+  promise.catch(() => undefined);
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -18,11 +18,30 @@ export interface Metrics {
   callbacksPending: client.Gauge;
 }
 
+/** The cluster-wide gauges, as one read of Redis found them. */
+export interface QueueGauges {
+  jobs: { queue: string; state: 'waiting' | 'active' | 'delayed' | 'failed'; count: number }[];
+  /** Per queue: seconds since the job next in line was queued (0 when none waits). */
+  oldestWaitingS: { queue: string; seconds: number }[];
+  callbacksPending: number;
+}
+
 export interface MetricsOptions {
   /** Process metrics (CPU, memory, event loop). @default true */
   defaults?: boolean;
-  /** Computes the cluster-wide queue gauges on scrape; return false to leave them empty (not the leader). */
-  collectQueues?: (m: Metrics) => Promise<boolean>;
+  /**
+   * Reads the cluster-wide queue gauges from Redis on scrape; resolves null
+   * when another process reports them (not the leader). With it, the registry
+   * also has `taskhook_redis_up`.
+   */
+  collectQueues?: () => Promise<QueueGauges | null>;
+  /**
+   * How long a scrape waits for `collectQueues`. Past it (or when it fails)
+   * the scrape leaves the Redis-derived gauges out and reports
+   * `taskhook_redis_up 0`, so the process metrics still arrive while Redis is
+   * down or hung. @default 1000
+   */
+  collectTimeoutMs?: number;
 }
 
 /** `2xx`, `4xx`, … or `none` when no response came. */
@@ -34,23 +53,44 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new client.Registry();
   if (opts.defaults !== false) client.collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const collectTimeoutMs = opts.collectTimeoutMs ?? 1000;
   let m: Metrics;
-  const collectQueues = async (): Promise<void> => {
-    if (!opts.collectQueues) return;
-    const leader = await opts.collectQueues(m).catch(() => false);
-    if (!leader) {
-      m.queueJobs.reset();
-      m.oldestWaiting.reset();
-      m.callbacksPending.reset();
-    }
-  };
-  // One collect hook for the three gauges: they come from one Redis read.
-  let pendingCollect: Promise<void> | null = null;
-  const collectOnce = async (): Promise<void> => {
-    pendingCollect ??= collectQueues().finally(() => {
-      pendingCollect = null;
+  const redisUp = opts.collectQueues
+    ? new client.Gauge({
+        name: 'taskhook_redis_up',
+        help: "1 when this process's last read of the queue gauges answered within the scrape's time limit, else 0.",
+        registers,
+        collect: () => collectOnce(),
+      })
+    : null;
+  // One scrape calls the four gauges' collect hooks together: they share one
+  // wait (so they report one consistent state) for one Redis read. A read
+  // still unanswered from an earlier scrape is waited on again rather than
+  // queueing another behind it; each scrape waits for it at most
+  // collectTimeoutMs, and one that has given up never applies it.
+  let reading: Promise<QueueGauges | null> | null = null;
+  const collectQueues = async (read: () => Promise<QueueGauges | null>): Promise<void> => {
+    reading ??= read().finally(() => {
+      reading = null;
     });
-    await pendingCollect;
+    const got = await settleWithin(reading, collectTimeoutMs);
+    m.queueJobs.reset();
+    m.oldestWaiting.reset();
+    m.callbacksPending.reset();
+    redisUp?.set(got.ok ? 1 : 0);
+    if (!got.ok || got.value === null) return;
+    for (const j of got.value.jobs) m.queueJobs.set({ queue: j.queue, state: j.state }, j.count);
+    for (const o of got.value.oldestWaitingS) m.oldestWaiting.set({ queue: o.queue }, o.seconds);
+    m.callbacksPending.set(got.value.callbacksPending);
+  };
+  let collecting: Promise<void> | null = null;
+  const collectOnce = async (): Promise<void> => {
+    const read = opts.collectQueues;
+    if (!read) return;
+    collecting ??= collectQueues(read).finally(() => {
+      collecting = null;
+    });
+    await collecting;
   };
   m = {
     registry,
@@ -109,4 +149,17 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }),
   };
   return m;
+}
+
+/** `promise`'s value, or not ok when it rejects or takes longer than `ms`. Never rejects. */
+async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<{ ok: true; value: T } | { ok: false }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ ok: false }>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false }), ms);
+  });
+  try {
+    return await Promise.race([promise.then((value) => ({ ok: true as const, value }), () => ({ ok: false as const })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

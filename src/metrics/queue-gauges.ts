@@ -6,14 +6,28 @@
  */
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES } from '../config.js';
+import { DependencyError } from '../errors.js';
 import type { Keys } from '../store/keys.js';
-import type { Metrics } from './metrics.js';
+import type { QueueGauges } from './metrics.js';
 
 const LOCK_MS = 30_000;
+const STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+/** ioredis states of a client whose connection is gone. */
+const LOST = new Set(['reconnecting', 'close', 'end']);
 
-export function queueGaugeCollector(redis: Redis, keys: Keys, owner: string): (m: Metrics) => Promise<boolean> {
+/** Seconds since a task record's `created`; 0 when it does not read. */
+export function waitedSeconds(created: string | null | undefined, now: number): number {
+  const at = Number(created);
+  return at > 0 ? Math.max(0, (now - at) / 1000) : 0;
+}
+
+export function queueGaugeCollector(redis: Redis, keys: Keys, owner: string): () => Promise<QueueGauges | null> {
   const lockKey = `${keys.prefix}:lock:gauges`;
-  return async (m) => {
+  return async () => {
+    // The shared client's commands wait for a reconnect: issued while the
+    // connection is lost, they would sit in its offline queue until Redis is
+    // back. (A scrape stops waiting after a time anyway, see metrics.ts.)
+    if (LOST.has(redis.status)) throw new DependencyError('redis_unavailable', `Redis is not connected (${redis.status}).`);
     // Take the lock, or keep it if it is ours (one round trip either way).
     const held = (await redis.eval(
       `local v = redis.call("get", KEYS[1])
@@ -24,7 +38,7 @@ export function queueGaugeCollector(redis: Redis, keys: Keys, owner: string): (m
       owner,
       LOCK_MS,
     )) as number;
-    if (held !== 1) return false;
+    if (held !== 1) return null;
     const pipe = redis.pipeline();
     for (const q of QUEUE_NAMES) {
       const base = `${keys.bq}:${q}`;
@@ -33,23 +47,18 @@ export function queueGaugeCollector(redis: Redis, keys: Keys, owner: string): (m
     pipe.zcard(keys.due);
     const rows = (await pipe.exec()) ?? [];
     const value = (i: number): unknown => rows[i]?.[1];
-    const oldestIds: [string, string][] = [];
-    QUEUE_NAMES.forEach((q, i) => {
-      const b = i * 5;
-      m.queueJobs.set({ queue: q, state: 'waiting' }, Number(value(b) ?? 0));
-      m.queueJobs.set({ queue: q, state: 'active' }, Number(value(b + 1) ?? 0));
-      m.queueJobs.set({ queue: q, state: 'delayed' }, Number(value(b + 2) ?? 0));
-      m.queueJobs.set({ queue: q, state: 'failed' }, Number(value(b + 3) ?? 0));
-      const oldest = value(b + 4);
-      if (typeof oldest === 'string') oldestIds.push([q, oldest]);
-      else m.oldestWaiting.set({ queue: q }, 0);
+    const gauges: QueueGauges = { jobs: [], oldestWaitingS: [], callbacksPending: Number(value(QUEUE_NAMES.length * 5) ?? 0) };
+    const next: [string, string][] = [];
+    QUEUE_NAMES.forEach((queue, i) => {
+      STATES.forEach((state, s) => gauges.jobs.push({ queue, state, count: Number(value(i * 5 + s) ?? 0) }));
+      // bee-queue pops from the right: the tail is the job next in line.
+      const id = value(i * 5 + 4);
+      if (typeof id === 'string') next.push([queue, id]);
+      else gauges.oldestWaitingS.push({ queue, seconds: 0 });
     });
-    m.callbacksPending.set(Number(value(QUEUE_NAMES.length * 5) ?? 0));
-    if (oldestIds.length > 0) {
-      const created = await Promise.all(oldestIds.map(([, id]) => redis.hget(keys.task(id), 'created')));
-      const now = Date.now();
-      oldestIds.forEach(([q], i) => m.oldestWaiting.set({ queue: q }, created[i] ? Math.max(0, (now - Number(created[i])) / 1000) : 0));
-    }
-    return true;
+    const created = await Promise.all(next.map(([, id]) => redis.hget(keys.task(id), 'created')));
+    const now = Date.now();
+    next.forEach(([queue], i) => gauges.oldestWaitingS.push({ queue, seconds: waitedSeconds(created[i], now) }));
+    return gauges;
   };
 }

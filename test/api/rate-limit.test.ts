@@ -3,10 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
+import type { Redis } from 'ioredis';
 import { createApp } from '../../src/api/app.js';
 import { RATE_LIMIT_WINDOW_MS, rateLimitVerdict } from '../../src/api/rate-limit.js';
 import { testConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
+import { connectRedis } from '../../src/runtime/redis.js';
 import { registry } from '../../tasks/index.js';
 import { KEY_A, KEY_B, call, expectProblem, sha256hex, startApi, type Harness } from './harness.js';
 
@@ -17,13 +19,13 @@ describe('api: rate limit per API key', () => {
   const extra: Server[] = [];
 
   /** Another API process on the same Redis (its own app and server), with `env` overrides. */
-  async function secondApi(env: Record<string, string>): Promise<Harness> {
+  async function secondApi(env: Record<string, string>, client: Redis = h.client): Promise<Harness> {
     const config = testConfig({ REDIS_URL: h.redis.url, REDIS_PREFIX: 'tht', API_KEYS: `${KEY_A},sha256:${sha256hex(KEY_B)}`, ...env });
     const app = createApp({
       config,
       logger: silentLogger(),
       registry,
-      redis: h.client,
+      redis: client,
       keys: h.keys,
       producer: h.producer,
       checkCallbackUrl: async () => undefined,
@@ -102,6 +104,49 @@ describe('api: rate limit per API key', () => {
       expect(r.headers['ratelimit-limit']).to.equal(undefined);
     }
     expect(await h.client.keys(`${h.keys.prefix}:rl:*`)).to.deep.equal([]);
+  });
+
+  it('Redis hung or stopped: 503 redis_unavailable (with Retry-After) within the time limit, instead of a request that hangs', async function () {
+    this.timeout(20_000);
+    // A client like the API's (src/runtime/redis.ts): its commands wait for a reconnect, however long.
+    const client = await connectRedis(h.redis.url);
+    const api = await secondApi({ RATE_LIMIT_PER_MIN: String(LIMIT) }, client);
+    const timedCall = async (): Promise<{ r: Awaited<ReturnType<typeof call>>; ms: number }> => {
+      const t0 = Date.now();
+      const r = await call(api, 'GET', '/api/v1/task-types');
+      return { r, ms: Date.now() - t0 };
+    };
+    try {
+      expect((await timedCall()).r.status).to.equal(200);
+
+      // Hung: connected, answering nothing. (CLIENT UNPAUSE would wait behind the pause: it runs out.)
+      const pauseMs = 2500;
+      const pausedAt = Date.now();
+      await h.client.client('PAUSE', pauseMs, 'ALL');
+      const hung = await timedCall();
+      expect(hung.ms).to.be.within(900, 2000);
+      expect(expectProblem(hung.r, 503).code).to.equal('redis_unavailable');
+      expect(hung.r.headers['retry-after']).to.equal('5');
+      await sleep(Math.max(0, pausedAt + pauseMs + 100 - Date.now()));
+
+      await h.redis.stop();
+      try {
+        const down = await timedCall();
+        expect(down.ms).to.be.below(1500);
+        expect(expectProblem(down.r, 503).code).to.equal('redis_unavailable');
+      } finally {
+        await h.redis.start();
+      }
+      // Back to normal once the client has reconnected.
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i += 1) {
+        await sleep(100);
+        status = (await timedCall()).r.status;
+      }
+      expect(status).to.equal(200);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('rateLimitVerdict: remaining and reset from the count and the clock', () => {
