@@ -14,7 +14,7 @@ export interface QueueRow {
   active: number;
   delayed: number;
   failed: number;
-  /** Age of the job next in line (the tail of the waiting list), ms; null when none waits. */
+  /** How long the job next in line (the tail of the waiting list) has been queued, ms; null when none waits. */
   oldestWaitingMs: number | null;
   /** Tasks settled in about the last minute by live workers; null when no live worker serves the queue. */
   perMinute: number | null;
@@ -88,8 +88,10 @@ async function readQueue(redis: Redis, keys: Keys, queue: string, workers: Worke
   let oldestWaitingMs: number | null = null;
   const nextId = val(4);
   if (typeof nextId === 'string') {
-    const created = Number(await redis.hget(keys.task(nextId), 'created'));
-    if (created > 0) oldestWaitingMs = Math.max(0, now - created);
+    // `queued`: when it last joined the line (submit, end of delay_s, API retry); `created` for records older than that field.
+    const [queued, created] = await redis.hmget(keys.task(nextId), 'queued', 'created');
+    const at = Number(queued || created);
+    if (at > 0) oldestWaitingMs = Math.max(0, now - at);
   }
   const serving = workers.filter((w) => w.queues.includes(queue));
   return {

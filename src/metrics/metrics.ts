@@ -110,7 +110,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }),
     queueWait: new client.Histogram({
       name: 'taskhook_task_queue_wait_seconds',
-      help: 'Time from submit (or retry) to the start of a run.',
+      help: 'Time from when the task was queued (submit, the end of its delay_s, or a retry) to the start of a run.',
       labelNames: ['queue'],
       buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600],
       registers,
@@ -124,7 +124,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }),
     oldestWaiting: new client.Gauge({
       name: 'taskhook_queue_oldest_waiting_age_seconds',
-      help: 'Age of the oldest waiting job per queue (reported by one process).',
+      help: 'Time since the job next in line per queue was queued (submit, the end of its delay_s, or a retry; reported by one process).',
       labelNames: ['queue'],
       registers,
       collect: collectOnce,

@@ -15,9 +15,13 @@ const STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 /** ioredis states of a client whose connection is gone. */
 const LOST = new Set(['reconnecting', 'close', 'end']);
 
-/** Seconds since a task record's `created`; 0 when it does not read. */
-export function waitedSeconds(created: string | null | undefined, now: number): number {
-  const at = Number(created);
+/**
+ * Seconds since a task record's `queued` (when it last joined the line: its
+ * submit, the end of its delay_s, or an API retry), or its `created` for
+ * records written before `queued` existed; 0 when neither reads.
+ */
+export function waitedSeconds(queued: string | null | undefined, created: string | null | undefined, now: number): number {
+  const at = Number(queued || created);
   return at > 0 ? Math.max(0, (now - at) / 1000) : 0;
 }
 
@@ -56,9 +60,9 @@ export function queueGaugeCollector(redis: Redis, keys: Keys, owner: string): ()
       if (typeof id === 'string') next.push([queue, id]);
       else gauges.oldestWaitingS.push({ queue, seconds: 0 });
     });
-    const created = await Promise.all(next.map(([, id]) => redis.hget(keys.task(id), 'created')));
+    const times = await Promise.all(next.map(([, id]) => redis.hmget(keys.task(id), 'queued', 'created')));
     const now = Date.now();
-    next.forEach(([queue], i) => gauges.oldestWaitingS.push({ queue, seconds: waitedSeconds(created[i], now) }));
+    next.forEach(([queue], i) => gauges.oldestWaitingS.push({ queue, seconds: waitedSeconds(times[i]?.[0], times[i]?.[1], now) }));
     return gauges;
   };
 }

@@ -104,6 +104,8 @@ export function taskRecordFields(id: string, tenant: string, task: NewTask, crea
     cb: task.callback_url ?? '',
     opts: JSON.stringify(task.options),
     created: String(createdMs),
+    // When it joins the line to run: the queue-wait metrics count from here (retry.lua sets it again).
+    queued: String(createdMs + (task.options.delay_s ?? 0) * 1000),
     progress: '0',
     runs: '0',
     lost: '0',
@@ -197,7 +199,7 @@ export function createProducer(opts: ProducerOptions): Producer {
       try {
         for (;;) {
           r = await withTimeout(
-            callScript<string>(opts.redis, 'retry', [opts.keys.task(task.id), `${bq}:jobs`, `${bq}:waiting`, `${bq}:active`], [task.id, job]),
+            callScript<string>(opts.redis, 'retry', [opts.keys.task(task.id), `${bq}:jobs`, `${bq}:waiting`, `${bq}:active`], [task.id, job, Date.now()]),
             saveTimeoutMs,
           );
           if (r !== 'busy') break;

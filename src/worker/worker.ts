@@ -190,7 +190,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     };
     const log = opts.logger.child({ task_id: taskId, task_type: fields.type, queue, attempt: Number(fields.runs ?? 1), trace_id: traceId(fields.trace) });
     if (verdict.kind === 'run' && fields.created) {
-      opts.metrics?.queueWait.observe({ queue }, Math.max(0, Number(fields.started ?? Date.now()) - Number(fields.created)) / 1000);
+      opts.metrics?.queueWait.observe({ queue }, Math.max(0, Number(fields.started ?? Date.now()) - Number(fields.queued || fields.created)) / 1000);
     }
     if (verdict.kind === 'cancel') {
       await finish(fields, { status: 'cancelled' }, log);

@@ -120,6 +120,24 @@ describe('taskhook top', function () {
     expect(m.err()).to.include('No Redis answered at redis://127.0.0.1:1');
   });
 
+  it('OLDEST counts from when the task was last queued (a retry), from created for a record without queued', async function () {
+    const c = redis.client();
+    try {
+      const { createKeys } = await import('../../src/store/keys.js');
+      const keys = createKeys('oldest');
+      const now = Date.now();
+      await c.hset(keys.task('a'), 'created', String(now - 3_600_000), 'queued', String(now - 5000));
+      await c.hset(keys.task('b'), 'created', String(now - 90_000));
+      await c.lpush(`${keys.bq}:debug:waiting`, 'a');
+      await c.lpush(`${keys.bq}:image:waiting`, 'b');
+      const snap = await readTop(c, keys, now);
+      expect(snap.queues.find((q) => q.queue === 'debug')?.oldestWaitingMs).to.equal(5000);
+      expect(snap.queues.find((q) => q.queue === 'image')?.oldestWaitingMs).to.equal(90_000);
+    } finally {
+      c.disconnect();
+    }
+  });
+
   it('readTop honours the key prefix', async function () {
     const c = redis.client();
     try {

@@ -44,11 +44,12 @@ describe('queue: producer', () => {
     expect(id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const rec = await client.hgetall(keys.task(id));
     expect(Object.keys(rec).sort()).to.deep.equal(
-      ['id', 'type', 'queue', 'tenant', 'project', 'status', 'data', 'meta', 'cb', 'opts', 'created', 'progress', 'runs', 'lost', 'gen', 'trace'].sort(),
+      ['id', 'type', 'queue', 'tenant', 'project', 'status', 'data', 'meta', 'cb', 'opts', 'created', 'queued', 'progress', 'runs', 'lost', 'gen', 'trace'].sort(),
     );
     expect(rec).to.include({ id, tenant: '0123456789abcdef', project: 'p', status: 'queued', data: '{"x":1}', meta: '{"m":[1]}' });
     expect(rec).to.include({ cb: 'https://h.example/cb', opts: '{}', progress: '0', runs: '0', lost: '0', gen: '1', trace: 'tp' });
     expect(Number(rec.created)).to.be.within(before, Date.now());
+    expect(rec.queued).to.equal(rec.created);
     expect(new Date(Number(rec.created)).toISOString()).to.equal(r?.created_at);
     expect(await client.lrange('thp:bq:debug:waiting', 0, -1)).to.deep.equal([id]);
     const job = JSON.parse((await client.hget('thp:bq:debug:jobs', id)) as string);
@@ -73,6 +74,25 @@ describe('queue: producer', () => {
     expect(jb.options).to.deep.include({ retries: 3, backoff: { strategy: 'exponential', delay: 1000 } });
     const due = Number(await client.zscore('thp:bq:debug:delayed', c));
     expect(due).to.be.within(Date.now() + 115_000, Date.now() + 121_000);
+    // A delayed task joins the line when its delay ends: its queue wait counts from there.
+    const [queued, created] = await client.hmget(keys.task(c), 'queued', 'created');
+    expect(Number(queued)).to.equal(Number(created) + 120_000);
+    expect(Number(queued)).to.equal(due);
+  });
+
+  it('retry sets queued again (the queue wait of the new run counts from the retry), and keeps created', async () => {
+    const [r] = await producer.submit('t', [task()]);
+    const id = r?.task_id as string;
+    // As a run that failed an hour ago leaves it: its job acknowledged (gone), the record failed.
+    const hourAgo = String(Date.now() - 3_600_000);
+    await client.multi().hdel('thp:bq:debug:jobs', id).del('thp:bq:debug:waiting').hset(keys.task(id), 'status', 'failed', 'created', hourAgo, 'queued', hourAgo).exec();
+    const before = Date.now();
+    expect(await producer.retry({ id, queue: 'debug', options: {} })).to.deep.equal({ gen: 2 });
+    const [status, queued, created] = await client.hmget(keys.task(id), 'status', 'queued', 'created');
+    expect(status).to.equal('queued');
+    expect(Number(queued)).to.be.within(before, Date.now());
+    expect(created).to.equal(hourAgo);
+    expect(await client.lrange('thp:bq:debug:waiting', 0, -1)).to.deep.equal([id]);
   });
 
   it('the record exists by the time the job does', async () => {
@@ -103,7 +123,7 @@ describe('queue: producer', () => {
 
   it('taskRecordFields stores nulls as empty strings', () => {
     const f = taskRecordFields('id1', 'ten', task(), 5);
-    expect(f).to.include({ project: '', cb: '', trace: '', created: '5' });
+    expect(f).to.include({ project: '', cb: '', trace: '', created: '5', queued: '5' });
   });
 
   it('close() is idempotent and later submits fail', async () => {

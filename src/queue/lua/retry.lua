@@ -9,6 +9,7 @@ KEYS[3] bee-queue waiting list
 KEYS[4] bee-queue active list
 ARGV[1] task id (= job id)
 ARGV[2] job JSON (bee-queue's Job#toData)
+ARGV[3] now (epoch ms): the task's new `queued` time, where its queue wait starts
 Returns the new generation; or "busy" when the previous run's job is still
 being acknowledged (nothing changed: try again shortly); or the status that
 forbids a retry ("missing", "queued", "running", "completed").
@@ -25,6 +26,6 @@ else
   redis.call("lpush", KEYS[3], ARGV[1])
 end
 local gen = tonumber(t[2] or "1") + 1
-redis.call("hset", KEYS[1], "status", "queued", "gen", gen, "progress", "0", "lost", "0")
+redis.call("hset", KEYS[1], "status", "queued", "gen", gen, "progress", "0", "lost", "0", "queued", ARGV[3])
 redis.call("hdel", KEYS[1], "result", "error", "finished", "started", "dlv", "cancel", "last_error")
 return tostring(gen)
