@@ -6,10 +6,11 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { DependencyError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { maskRedisUrl } from './redis-url.js';
 
 export function redisHint(url: string): string {
   return [
-    `No Redis answered at ${url}.`,
+    `No Redis answered at ${maskRedisUrl(url)}.`,
     'Start one, then try again:',
     '  - Debian/Ubuntu: sudo apt-get install -y redis-server && redis-server --daemonize yes',
     '  - macOS: brew install redis && brew services start redis',
@@ -18,7 +19,23 @@ export function redisHint(url: string): string {
   ].join('\n');
 }
 
-/** Resolves once connected; rejects with a DependencyError after `timeoutMs`. */
+/** Redis refused the credentials (Redis 6+ says WRONGPASS, older ones "invalid password") or wants some (NOAUTH). */
+function isAuthError(err: Error): boolean {
+  return /^(NOAUTH|WRONGPASS)\b|^ERR invalid password/.test(err.message);
+}
+
+function authHint(url: string, err: Error): string {
+  const shown = maskRedisUrl(url);
+  return err.message.startsWith('NOAUTH')
+    ? `Redis at ${shown} requires a password: put it in REDIS_URL (redis://:password@host:port, or redis://user:password@host:port).`
+    : `Redis at ${shown} refused the user name or password in REDIS_URL (${err.message.split(' ')[0]}); check them.`;
+}
+
+/**
+ * Resolves once connected; rejects with a DependencyError after `timeoutMs`:
+ * `redis_auth_failed` when Redis answered but refused us (starting another
+ * Redis would not help), otherwise `redis_unavailable`.
+ */
 export async function connectRedis(url: string, timeoutMs = 3000): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -30,7 +47,12 @@ export async function connectRedis(url: string, timeoutMs = 3000): Promise<Redis
     // issues many small independent commands from concurrent tasks.
     enableAutoPipelining: true,
   });
-  redis.on('error', () => undefined); // reconnects are logged by callers that care
+  // The connect promise only says "Connection is closed"; the reason comes as an event.
+  let refused: Error | null = null;
+  const onError = (err: Error): void => {
+    if (isAuthError(err)) refused = err;
+  };
+  redis.on('error', onError); // reconnects are logged by callers that care
   try {
     await Promise.race([
       redis.connect().then(() => redis.ping()),
@@ -39,6 +61,7 @@ export async function connectRedis(url: string, timeoutMs = 3000): Promise<Redis
     return redis;
   } catch (err) {
     redis.disconnect();
+    if (refused) throw new DependencyError('redis_auth_failed', authHint(url, refused), refused);
     throw new DependencyError('redis_unavailable', redisHint(url), err);
   }
 }
@@ -81,7 +104,7 @@ export async function waitForRedis(url: string, timeoutMs: number, failed: () =>
     } catch {
       const why = failed();
       if (why) throw new Error(why);
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${url} within ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${maskRedisUrl(url)} within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 25));
     } finally {
       c.disconnect();

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { DependencyError } from '../errors.js';
 import { createServices, type Services } from './services.js';
 import { isLocalRedisUrl, redisServerInstalled, startLocalRedis } from './local-redis.js';
+import { maskRedisUrl } from './redis-url.js';
 import { onShutdownSignals } from './signals.js';
 import { applyHeapGrowth } from './heap.js';
 import { registry } from '../../tasks/index.js';
@@ -96,7 +97,7 @@ export async function runAll(env: Env = process.env): Promise<void> {
   } catch (err) {
     if (!(err instanceof DependencyError) || err.code !== 'redis_unavailable') throw err;
     if (!isLocalRedisUrl(config.REDIS_URL) || !redisServerInstalled()) throw err;
-    logger.info(`no Redis at ${config.REDIS_URL}; starting a local redis-server (data in ./data/redis)`);
+    logger.info(`no Redis at ${maskRedisUrl(config.REDIS_URL)}; starting a local redis-server (data in ./data/redis)`);
     const child = await startLocalRedis(config.REDIS_URL, './data/redis');
     plan.add(async () => void child.kill('SIGTERM'));
     services = await createServices(config, logger);
