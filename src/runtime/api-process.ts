@@ -8,6 +8,7 @@ import type { TaskRegistry } from '../tasks/registry.js';
 import type { Router } from '@koa/router';
 import { createFilesRouter } from '../api/routes/files.js';
 import type { Services } from './services.js';
+import { unlessRedisDown } from './redis.js';
 
 export interface RunningApi {
   server: http.Server;
@@ -68,19 +69,14 @@ export async function startApiProcess(services: Services, opts: ApiProcessOption
     producer,
     async close(graceMs) {
       shuttingDown = true;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.closeAllConnections();
-          resolve();
-        }, graceMs);
-        t.unref();
-        server.close(() => {
-          clearTimeout(t);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
-      await producer.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Requests in flight get the grace, unless Redis is down: those wait
+      // for it and could not finish anyway (a drain does not wait for Redis).
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await unlessRedisDown(services.redis, Promise.race([closed, grace]));
+      server.closeAllConnections();
+      await unlessRedisDown(services.redis, producer.close());
     },
   };
 }

@@ -88,6 +88,31 @@ export async function closeRedis(redis: Redis, timeoutMs = 2000): Promise<void> 
 }
 
 /**
+ * Waits for `work`, a step of a drain that needs Redis, but not for Redis
+ * itself: once `afterMs` have passed, it stops waiting as soon as `redis` is
+ * not connected (checked every 50 ms). Its commands would wait for a
+ * reconnect (`maxRetriesPerRequest: null`) and bee-queue's close for its own
+ * timeouts. What is left undone is what a crash leaves, and is recovered the
+ * same way: leases run out, bee-queue's stall check re-queues jobs, the
+ * worker heartbeat expires.
+ */
+export function unlessRedisDown(redis: Redis, work: Promise<unknown>, afterMs = 0): Promise<void> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const check = (): void => {
+      if (redis.status === 'ready') timer = setTimeout(check, 50);
+      else done();
+    };
+    timer = setTimeout(check, afterMs);
+    work.then(done, done);
+  });
+}
+
+/**
  * Waits until a just-started redis-server at `url` answers PING (it answers
  * LOADING while replaying its AOF). Gives up after `timeoutMs`, or at once when
  * `failed()` says the process is gone (its message is the error).

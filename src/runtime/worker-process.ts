@@ -14,6 +14,7 @@ import { sweepTempDirs } from '../media/temp-dir.js';
 import { coerceError } from '../errors.js';
 import { retentionFromConfig, runRetention } from '../maintenance/prune.js';
 import type { TaskStore } from '../store/task-store.js';
+import { unlessRedisDown } from './redis.js';
 
 export interface WorkerProcessOptions {
   queues: readonly string[];
@@ -178,10 +179,14 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
       const started = Date.now();
       // Running tasks first: a retention batch stuck on a Redis outage (ioredis
       // waits for the connection) must not keep them from being handed back.
-      await worker.close(graceMs);
-      await dispatcher?.stop(Math.max(1000, graceMs - (Date.now() - started)));
-      await Promise.race([retention, new Promise((r) => setTimeout(r, RETENTION_STOP_WAIT_MS).unref())]);
-      await stopHeartbeat();
+      // They get the grace even with Redis down (it may be back by then);
+      // after it, and with none running, a drain does not wait for Redis
+      // (docs/operations.md, Shutdown).
+      const { redis } = services;
+      await unlessRedisDown(redis, worker.close(graceMs), worker.running() > 0 ? graceMs : 0);
+      if (dispatcher) await unlessRedisDown(redis, dispatcher.stop(Math.max(1000, graceMs - (Date.now() - started))));
+      await unlessRedisDown(redis, Promise.race([retention, new Promise((r) => setTimeout(r, RETENTION_STOP_WAIT_MS).unref())]));
+      await unlessRedisDown(redis, stopHeartbeat());
     },
   };
 }
