@@ -5,18 +5,22 @@
  * as JSON.
  */
 import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
 import { parseConfig } from '../config.js';
-import { createKeys } from '../store/keys.js';
-import { closeRedis, connectRedis } from '../runtime/redis.js';
+import { DependencyError, coerceError } from '../errors.js';
+import { createKeys, type Keys } from '../store/keys.js';
+import { redisHint } from '../runtime/redis.js';
 import { readTop, type TopSnapshot } from './top-data.js';
-import { EXIT_OK, intFlag, parseFlags, type CliIo } from './io.js';
+import { EXIT_FAILED, EXIT_OK, intFlag, parseFlags, type CliIo } from './io.js';
 
 export const TOP_HELP = `Usage: taskhook top [options]
 
-Shows, per queue: tasks waiting, active, delayed and failed, the age of the
-oldest waiting task, tasks settled per minute and busy/total worker slots;
-then one row per live worker process (from its heartbeat) and the callbacks
-pending and failing (pending after a failed attempt). Reads Redis directly.
+Shows, per queue: tasks waiting, active, delayed and failed, how long the
+task next in line has been queued, tasks settled per minute and busy/total
+worker slots; then one row per live worker process (from its heartbeat) and
+the callbacks pending and failing (pending after a failed attempt). Reads
+Redis directly. When Redis does not answer a refresh within 2 s, says so
+instead of the tables (--once: exit 1).
 
 Options:
   --once               print one snapshot and exit
@@ -28,6 +32,10 @@ Options:
 
 Stop with Ctrl-C.
 `;
+
+/** Longest one refresh may wait for Redis before top reports it unreachable. */
+export const TOP_READ_TIMEOUT_MS = 2000;
+const CONNECT_TIMEOUT_MS = 3000;
 
 export async function runTop(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseFlags(argv, {
@@ -46,34 +54,117 @@ export async function runTop(argv: string[], io: CliIo): Promise<number> {
   // Only the two settings top needs, through the one schema (defaults, validation), without the server's production checks.
   const config = parseConfig({ REDIS_URL: values['redis-url'] ?? io.env.REDIS_URL, REDIS_PREFIX: values.prefix ?? io.env.REDIS_PREFIX });
   const keys = createKeys(config.REDIS_PREFIX);
-  const redis = await connectRedis(config.REDIS_URL);
+  const where = redisHost(config.REDIS_URL);
+  const redis = await connectTopClient(config.REDIS_URL);
   try {
     if (values.once) {
-      const snap = await readTop(redis, keys);
-      io.stdout.write(values.json ? `${JSON.stringify(snap)}\n` : renderTop(snap));
+      const got = await refresh(redis, keys);
+      if (!got.ok) {
+        io.stderr.write(`taskhook: Redis unreachable at ${where}: ${got.reason}.\n`);
+        return EXIT_FAILED;
+      }
+      io.stdout.write(values.json ? `${JSON.stringify(got.snapshot)}\n` : renderTop(got.snapshot));
       return EXIT_OK;
     }
     const live = io.stdout.isTTY === true;
-    let stop = false;
-    const interrupted = io.interrupted().then(() => {
-      stop = true;
-    });
-    while (!stop) {
-      const text = renderTop(await readTop(redis, keys));
+    // Ctrl-C ends the loop at once, even in the middle of a refresh.
+    const interrupted = io.interrupted().then(() => null);
+    let lastGood: number | null = null;
+    for (;;) {
+      const got = await Promise.race([interrupted, refresh(redis, keys)]);
+      if (got === null) break;
+      if (got.ok) lastGood = got.snapshot.at;
+      const text = got.ok ? renderTop(got.snapshot) : renderUnreachable(Date.now(), where, got.reason, lastGood, intervalMs);
       // Clear and home on a terminal; plain snapshots separated by a blank line otherwise.
       io.stdout.write(live ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
-      await Promise.race([interrupted, new Promise((r) => setTimeout(r, intervalMs).unref())]);
+      const waited = await Promise.race([interrupted, new Promise<true>((r) => setTimeout(() => r(true), intervalMs).unref())]);
+      if (waited === null) break;
     }
     return EXIT_OK;
   } finally {
-    await closeRedis(redis);
+    // No QUIT: it would wait for a Redis that may not answer, and top holds nothing to flush.
+    redis.disconnect();
   }
+}
+
+/**
+ * top's own client, unlike the servers' (whose commands wait for Redis to come
+ * back, however long): a read while disconnected fails at once, an unanswered
+ * one after TOP_READ_TIMEOUT_MS, and the client keeps reconnecting in the
+ * background, so each refresh either shows fresh numbers or says Redis is
+ * unreachable. Never a stale screen that looks healthy.
+ */
+async function connectTopClient(url: string): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: TOP_READ_TIMEOUT_MS,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    retryStrategy: (n) => Math.min(100 * 2 ** n, 1000),
+  });
+  redis.on('error', () => undefined); // each refresh reports what it could not read
+  try {
+    await Promise.race([
+      redis.connect(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), CONNECT_TIMEOUT_MS).unref()),
+    ]);
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    throw new DependencyError('redis_unavailable', redisHint(url), err);
+  }
+}
+
+type Refresh = { ok: true; snapshot: TopSnapshot } | { ok: false; reason: string };
+
+/** One snapshot, or why Redis did not give one within TOP_READ_TIMEOUT_MS (a snapshot takes several round trips). Never rejects. */
+async function refresh(redis: Redis, keys: Keys): Promise<Refresh> {
+  if (redis.status !== 'ready') return { ok: false, reason: `not connected (${redis.status})` };
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Refresh>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, reason: `no answer within ${TOP_READ_TIMEOUT_MS} ms` }), TOP_READ_TIMEOUT_MS);
+  });
+  const read = readTop(redis, keys).then(
+    (snapshot): Refresh => ({ ok: true, snapshot }),
+    (err: unknown): Refresh => ({ ok: false, reason: redis.status === 'ready' ? coerceError(err).message : `not connected (${redis.status})` }),
+  );
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `host:port` of a Redis URL, without its credentials. */
+function redisHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'Redis';
+  }
+}
+
+function utcTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** The frame shown instead of the tables while Redis does not answer. Pure. */
+export function renderUnreachable(now: number, where: string, reason: string, lastGood: number | null, intervalMs: number): string {
+  return [
+    `taskhook top — ${utcTime(now)} UTC on ${hostname()}`,
+    '',
+    `Redis unreachable at ${where}: ${reason}.`,
+    lastGood === null ? 'No snapshot read yet.' : `Last snapshot read at ${utcTime(lastGood)} UTC; nothing is shown until Redis answers again.`,
+    `Retrying every ${intervalMs} ms. Ctrl-C to stop.`,
+    '',
+  ].join('\n');
 }
 
 /** The snapshot as text tables. Pure. */
 export function renderTop(s: TopSnapshot): string {
   const out: string[] = [];
-  out.push(`taskhook top — ${new Date(s.at).toISOString().slice(0, 19).replace('T', ' ')} UTC on ${hostname()}`, '');
+  out.push(`taskhook top — ${utcTime(s.at)} UTC on ${hostname()}`, '');
   out.push(
     ...table(
       ['QUEUE', 'WAITING', 'ACTIVE', 'DELAYED', 'FAILED', 'OLDEST', 'DONE/MIN', 'SLOTS'],

@@ -1,8 +1,9 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { main } from '../../src/cli/main.js';
-import { age, renderTop } from '../../src/cli/top.js';
+import { TOP_READ_TIMEOUT_MS, age, renderTop } from '../../src/cli/top.js';
 import { readTop, type TopSnapshot } from '../../src/cli/top-data.js';
 import { startWorkerProcess, type RunningWorker } from '../../src/runtime/worker-process.js';
 import { registry } from '../../tasks/index.js';
@@ -151,6 +152,130 @@ describe('taskhook top', function () {
       expect((await readTop(c, createKeys('th'))).queues.find((q) => q.queue === 'audio')?.waiting).to.equal(0);
     } finally {
       c.disconnect();
+    }
+  });
+});
+
+/**
+ * A server that speaks just enough RESP for a client to connect (INFO, PING,
+ * CLIENT, SELECT) and then answers nothing: a Redis that hangs after the
+ * handshake.
+ */
+async function startSilentRedis(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let silent = false;
+    socket.on('data', (chunk: Buffer) => {
+      for (const m of chunk.toString('latin1').matchAll(/\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n/g)) {
+        const name = (m[1] ?? '').toUpperCase();
+        if (silent || !['INFO', 'PING', 'CLIENT', 'SELECT'].includes(name)) {
+          silent = true; // replies come in order: after one unanswered command, none
+          continue;
+        }
+        if (name === 'INFO') {
+          const info = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n';
+          socket.write(`$${info.length}\r\n${info}\r\n`);
+        } else socket.write(name === 'PING' ? '+PONG\r\n' : '+OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('taskhook top when Redis goes away', function () {
+  this.timeout(30_000);
+  let redis: TestRedis;
+
+  before(async function () {
+    redis = await startRedis();
+  });
+  after(async function () {
+    await redis?.destroy();
+  });
+
+  /** Resolves once `pred` holds for everything `m` printed. */
+  async function until(m: ReturnType<typeof memoryIo>, pred: (out: string) => boolean, timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred(m.out())) {
+      if (Date.now() > deadline) throw new Error(`timed out; output so far:\n${m.out()}`);
+      await sleep(20);
+    }
+    return m.out();
+  }
+
+  it('live: says Redis is unreachable instead of the last tables, shows them again once it is back, and Ctrl-C exits at once', async function () {
+    const m = memoryIo({ REDIS_URL: redis.url });
+    const done = main(['top', '--interval', '100'], m.io);
+    await until(m, (o) => o.includes('QUEUE'));
+    await redis.stop();
+    let out = await until(m, (o) => o.includes('Redis unreachable'), 3000);
+    expect(out).to.include(`Redis unreachable at 127.0.0.1:${redis.port}`);
+    expect(out).to.match(/Last snapshot read at .* UTC; nothing is shown until Redis answers again\./);
+    // No tables after the first "unreachable" frame while Redis is down.
+    await sleep(300);
+    out = m.out();
+    expect(out.slice(out.indexOf('Redis unreachable'))).not.to.include('QUEUE');
+
+    await redis.start();
+    out = await until(m, (o) => o.lastIndexOf('QUEUE') > o.lastIndexOf('Redis unreachable'), 5000);
+    expect(out.slice(out.lastIndexOf('QUEUE'))).to.match(/^debug +0 +0 +0 +0/m);
+
+    await redis.stop();
+    await until(m, (o) => o.lastIndexOf('Redis unreachable') > o.lastIndexOf('QUEUE'), 3000);
+    const t0 = Date.now();
+    m.interrupt();
+    expect(await done).to.equal(0);
+    expect(Date.now() - t0).to.be.below(200);
+    await redis.start();
+  });
+
+  it('live: a hung Redis is reported within the read timeout, and Ctrl-C during the hung read exits at once', async function () {
+    const c = redis.client();
+    const pauseMs = 4000;
+    const m = memoryIo({ REDIS_URL: redis.url });
+    const done = main(['top', '--interval', '100'], m.io);
+    try {
+      await until(m, (o) => o.includes('QUEUE'));
+      const pausedAt = Date.now();
+      await c.client('PAUSE', pauseMs, 'ALL');
+      const out = await until(m, (o) => o.includes('Redis unreachable'), TOP_READ_TIMEOUT_MS + 1500);
+      expect(out).to.include(`no answer within ${TOP_READ_TIMEOUT_MS} ms`);
+      expect(Date.now() - pausedAt).to.be.below(TOP_READ_TIMEOUT_MS + 1000);
+      // The next refresh is hung again; Ctrl-C does not wait for it.
+      await sleep(300);
+      const t0 = Date.now();
+      m.interrupt();
+      expect(await done).to.equal(0);
+      expect(Date.now() - t0).to.be.below(200);
+      await sleep(Math.max(0, pausedAt + pauseMs + 100 - Date.now()));
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  it('--once: a Redis that connects but answers no read → "Redis unreachable" on stderr, exit 1, within the read timeout', async function () {
+    const silent = await startSilentRedis();
+    try {
+      for (const args of [['top', '--once'], ['top', '--once', '--json']]) {
+        const m = memoryIo({ REDIS_URL: silent.url });
+        const t0 = Date.now();
+        expect(await main(args, m.io)).to.equal(1);
+        expect(Date.now() - t0).to.be.below(TOP_READ_TIMEOUT_MS + 1000);
+        expect(m.err()).to.match(/^taskhook: Redis unreachable at 127\.0\.0\.1:\d+: no answer within 2000 ms\.\n$/);
+        expect(m.out()).to.equal('');
+      }
+    } finally {
+      await silent.close();
     }
   });
 });
