@@ -33,6 +33,13 @@ Point callback_url at http://127.0.0.1:4000/ (any path). Stop with Ctrl-C.
 
 /** Callbacks are small; anything bigger is not one of ours. */
 const MAX_BODY_BYTES = 1_048_576;
+/**
+ * A body over MAX_BODY_BYTES is read to its end and dropped before the 413,
+ * up to this much in all: closing a socket with unread data resets the
+ * connection, and a client still sending would see the reset, not the 413.
+ * Past this the connection is cut.
+ */
+const DISCARD_MAX_BYTES = 16 * MAX_BODY_BYTES;
 /** Same deadline taskhook gives a receiver, so a slow app looks the same through the listener. */
 const FORWARD_TIMEOUT_MS = 30_000;
 /** The request headers a receiver needs to verify and parse a callback. */
@@ -135,7 +142,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, opts:
   }
   const raw = await readBody(req);
   if (raw === null) {
-    res.writeHead(413).end();
+    if (!req.socket.destroyed) {
+      res.writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`Request body over ${MAX_BODY_BYTES} bytes.\n`);
+    }
     return;
   }
   const seen = describe(raw, req.headers, opts.secret, new Date());
@@ -153,20 +162,23 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, opts:
   io.stdout.write(`${opts.json ? JSON.stringify(seen) : formatEvent(seen)}\n`);
 }
 
+/** The whole body; null when it is over MAX_BODY_BYTES (then read to its end and dropped, or cut off past DISCARD_MAX_BYTES). */
 function readBody(req: http.IncomingMessage): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > DISCARD_MAX_BYTES) {
+        req.socket.destroy();
         resolve(null);
-        req.destroy();
-        return;
+      } else if (size > MAX_BODY_BYTES) {
+        chunks.length = 0;
+      } else {
+        chunks.push(c);
       }
-      chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

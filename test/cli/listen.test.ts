@@ -166,6 +166,22 @@ describe('taskhook listen', function () {
       await done;
       expect(m.out()).to.equal('');
     });
+
+    it('answers 413 to a body over 1 MiB (not a reset connection), then closes it; 1 MiB exactly is accepted', async function () {
+      const { m, url, done } = await listenInProcess([]);
+      try {
+        for (const size of [2 * 1_048_576, 1_048_577]) {
+          const res = await request(url, { method: 'POST', body: Buffer.alloc(size, 0x61), headers: { 'content-type': 'application/json' } });
+          expect(res.statusCode, `${size} bytes`).to.equal(413);
+          expect(res.headers.connection).to.equal('close');
+          expect(await res.body.text()).to.equal('Request body over 1048576 bytes.\n');
+        }
+        expect(await post(url, `"${'a'.repeat(1_048_574)}"`, { 'content-type': 'application/json' })).to.equal(204);
+      } finally {
+        m.interrupt();
+        await done;
+      }
+    });
   });
 
   describe('describe / formatEvent', function () {
