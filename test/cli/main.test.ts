@@ -83,10 +83,33 @@ describe('taskhook api | worker | all (spawned, real Redis)', function () {
     }
   });
 
-  it('taskhook worker refuses an unknown queue with a clear message, exit 1', async function () {
-    const r = await runCli(['worker', '--queues', 'nope'], env());
-    expect(r.code).to.equal(1);
-    expect(r.stderr).to.include('Unknown queue(s): nope');
+  it('taskhook worker: a bad --queues or --concurrency is a usage error (exit 2), reported without connecting to Redis', async function () {
+    // No Redis answers here: a command that tried to connect would say so after its connect timeout.
+    const noRedis = { ...env(), REDIS_URL: 'redis://127.0.0.1:1' };
+    for (const [args, message] of [
+      [['--queues', 'nope'], '--queues: Unknown queue(s): nope. Known queues: video, image, audio, debug.'],
+      [['--queues', ','], '--queues: names no queue'],
+      [['--concurrency', 'abc'], '--concurrency must be a whole number of jobs per queue, got "abc"'],
+      [['--concurrency', '0'], 'got "0" (Too small: expected number to be >=1)'],
+      [['--concurrency', ''], 'got "" (empty)'],
+    ] as const) {
+      const m = memoryIo(noRedis);
+      const t0 = Date.now();
+      expect(await main(['worker', ...args], m.io), args.join(' ')).to.equal(2);
+      expect(Date.now() - t0).to.be.below(1000);
+      expect(m.err()).to.include(message);
+      expect(m.err()).to.include('Run "taskhook worker --help" for usage.');
+      expect(m.err()).not.to.include('No Redis answered');
+    }
+    // The spawned binary exits with it too.
+    const r = await runCli(['worker', '--concurrency', 'abc'], noRedis);
+    expect(r.code).to.equal(2);
+  });
+
+  it('taskhook worker: an unknown queue in WORKER_QUEUES is a configuration error (exit 1), reported without connecting to Redis', async function () {
+    const m = memoryIo({ ...env(), REDIS_URL: 'redis://127.0.0.1:1', WORKER_QUEUES: 'debug,nope' });
+    expect(await main(['worker'], m.io)).to.equal(1);
+    expect(m.err()).to.equal('taskhook: WORKER_QUEUES: Unknown queue(s): nope. Known queues: video, image, audio, debug.\n');
   });
 
   it('taskhook all runs API and worker in one process', async function () {
