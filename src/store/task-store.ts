@@ -148,7 +148,7 @@ export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
     async requeue(taskId, lastError, jobQueue) {
       const active = jobQueue ? `${keys.bq}:${jobQueue}:active` : '';
       const waiting = jobQueue ? `${keys.bq}:${jobQueue}:waiting` : '';
-      const n = await callScript<number>(redis, 'requeue', [keys.task(taskId), active, waiting], [taskId, lastError ?? '']);
+      const n = await callScript<number>(redis, 'requeue', [keys.task(taskId), active, waiting], [taskId, lastError ?? '', Date.now()]);
       return n === 1;
     },
     async setProgress(taskId, percent) {

@@ -46,6 +46,18 @@ describe('store: task store', () => {
       expect(fields).to.deep.equal(await client.hgetall(keys.task('t1')));
     });
 
+    it('requeue puts a running task back, with its last error and a fresh queued time (queue wait counts from it)', async () => {
+      await client.hset(keys.task('t1'), { ...record, queued: '1700000000000' });
+      await store.start('t1', 2);
+      await client.rpush('tst:bq:debug:active', 't1');
+      expect(await store.requeue('t1', '{"message":"boom"}', 'debug')).to.equal(true);
+      const h = await client.hgetall(keys.task('t1'));
+      expect(h).to.include({ status: 'queued', last_error: '{"message":"boom"}' });
+      expect(Number(h.queued)).to.be.closeTo(Date.now(), 5000);
+      expect(await client.lrange('tst:bq:debug:waiting', 0, -1)).to.deep.equal(['t1']);
+      expect(await store.requeue('t1', null, undefined), 'no longer running').to.equal(false);
+    });
+
     it('missing, done, cancel and lost verdicts', async () => {
       expect(await store.start('nope', 2)).to.deep.equal({ kind: 'missing' });
       await client.hset(keys.task('d'), { ...record, id: 'd', status: 'completed' });
