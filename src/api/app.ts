@@ -85,12 +85,19 @@ export function createApp(deps: AppDeps): Koa<AuthState> {
   api.use(taskControlRouter(deps).routes());
   api.use(webhooksRouter(deps).routes());
   api.use(deliveriesRouter(deps).routes());
-  if (deps.metrics && !deps.config.METRICS_PUBLIC) api.use(metricsRouter(deps.metrics).routes());
   for (const extra of deps.extraRouters ?? []) api.use(extra.routes());
   // The task API first: it carries nearly all traffic, and every router in
   // front of it costs each request a failed route match.
   app.use(api.routes());
   app.use(api.allowedMethods());
+  if (deps.metrics && !deps.config.METRICS_PUBLIC) {
+    // Behind the key but not the rate limiter: a scrape must keep working
+    // while Redis (where the limiter counts) is down, which is when it matters.
+    const scrape = new KoaRouter<AuthState>();
+    scrape.use(authMiddleware(deps.config.API_KEYS));
+    scrape.use(metricsRouter(deps.metrics).routes());
+    app.use(scrape.routes()).use(scrape.allowedMethods());
+  }
 
   const health = healthRouter(deps);
   app.use(health.routes());

@@ -82,7 +82,10 @@ function problemsOf(spec: OperationSpec, rateLimited: boolean): Map<ProblemStatu
   const out = new Map<ProblemStatus, string | undefined>();
   const add = (status: ProblemStatus, description?: string) => out.set(status, description ?? out.get(status));
   if (spec.auth) add(401);
-  if (spec.auth && rateLimited) add(429);
+  if (spec.auth && rateLimited) {
+    add(429);
+    add(503, 'Redis, where the rate limit is counted, cannot be reached (`redis_unavailable`, `Retry-After: 5`).');
+  }
   if (spec.body !== undefined) [400, 413, 415].forEach((s) => add(s as ProblemStatus));
   if (spec.headerParams?.includes('Idempotency-Key')) {
     add(400);
@@ -162,7 +165,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
   const metrics = !opts.metrics ? 'none' : config.METRICS_PUBLIC ? 'public' : 'keyed';
   const paths: OpenApiDocument['paths'] = {};
   for (const spec of operationSpecs({ metrics })) {
-    (paths[spec.path] ??= {})[spec.method] = operation(spec, problems, rateLimited);
+    (paths[spec.path] ??= {})[spec.method] = operation(spec, problems, rateLimited && spec.unlimited !== true);
   }
   const limits = { metadataMaxBytes: config.METADATA_MAX_BYTES, metadataMaxDepth: config.METADATA_MAX_DEPTH };
   return {

@@ -43,10 +43,12 @@ export interface OperationSpec {
   body?: string;
   /** Adds the task's outcome callback (OpenAPI `callbacks`). */
   callback?: boolean;
+  /** A keyed route the rate limiter does not count (GET /metrics). */
+  unlimited?: boolean;
   responses: Record<number, SuccessSpec>;
   /**
    * Problems the route raises itself. Added for every route: 405 and 500;
-   * keyed routes: 401 (and 429 when rate limiting is on); JSON bodies: 400,
+   * keyed routes: 401 (and 429 and 503 when rate limiting is on); JSON bodies: 400,
    * 413, 415; `Idempotency-Key`: 400, 409, 422.
    */
   problems?: Partial<Record<ProblemStatus, string>>;
@@ -251,6 +253,7 @@ export function operationSpecs(opts: { metrics: 'none' | 'public' | 'keyed' }): 
     ops.push(
       op('get', '/metrics', 'getMetrics', 'Health', 'Prometheus metrics', {
         auth: opts.metrics === 'keyed',
+        unlimited: true,
         responses: { 200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { type: 'string' } } } },
       }),
     );

@@ -120,7 +120,8 @@ describe('metrics: GET /metrics while Redis is down or hung (real services)', fu
 
   before(async () => {
     redis = await startRedis();
-    stack = await startStack({ redisUrl: redis.url, worker: false });
+    // The default rate limit: a scrape must not wait on (or be refused by) the limiter's Redis counter.
+    stack = await startStack({ redisUrl: redis.url, worker: false, env: { RATE_LIMIT_PER_MIN: '600' } });
     const server = await startMetricsServer(stack.services.metrics, 0, '127.0.0.1');
     workerMetrics = `http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`;
     closeWorkerMetrics = () => server.close();
