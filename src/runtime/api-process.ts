@@ -9,6 +9,7 @@ import type { Router } from '@koa/router';
 import { createFilesRouter } from '../api/routes/files.js';
 import type { Services } from './services.js';
 import { unlessRedisDown } from './redis.js';
+import { listen } from './listen.js';
 
 export interface RunningApi {
   server: http.Server;
@@ -55,10 +56,7 @@ export async function startApiProcess(services: Services, opts: ApiProcessOption
   server.headersTimeout = 15_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  await listen(server, opts.port, opts.host, 'PORT');
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${addr.port}`;

@@ -1,6 +1,7 @@
 /** A worker's own `GET /metrics` (and `/healthz`) on METRICS_PORT, for Prometheus. */
 import http from 'node:http';
 import type { Metrics } from '../metrics/metrics.js';
+import { listen } from './listen.js';
 
 export async function startMetricsServer(metrics: Metrics, port: number, host: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -27,9 +28,6 @@ export async function startMetricsServer(metrics: Metrics, port: number, host: s
     res.setHeader('content-type', 'application/problem+json');
     res.end('{"type":"urn:taskhook:problem:not_found","title":"Not Found","status":404,"code":"not_found"}');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  await listen(server, port, host, 'METRICS_PORT');
   return server;
 }

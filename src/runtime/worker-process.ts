@@ -120,6 +120,9 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
     (n) => n > 0 && services.logger.info('removed temp dirs left by dead worker processes', { removed: n }),
     (err: unknown) => services.logger.warn('sweeping temp dirs failed', { err: coerceError(err).message }),
   );
+  // Before any job is taken: a METRICS_PORT in use fails the start with nothing to hand back.
+  const metricsServer =
+    services.config.METRICS_PORT > 0 ? await startMetricsServer(services.metrics, services.config.METRICS_PORT, services.config.HOST) : null;
   const dispatcher = opts.deliver ? services.createDispatcher() : null;
   const done = new Map<string, number>();
   // A duplicate gets none of the shared client's listeners. Without one,
@@ -143,8 +146,6 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   });
   await worker.ready();
   dispatcher?.start();
-  const metricsServer =
-    services.config.METRICS_PORT > 0 ? await startMetricsServer(services.metrics, services.config.METRICS_PORT, services.config.HOST) : null;
   const prune = (): void => {
     pruneOutputs(services.config).then(
       (n) => n > 0 && services.logger.info('pruned old task outputs', { removed: n }),

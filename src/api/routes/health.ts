@@ -5,12 +5,17 @@
  */
 import { Router } from '@koa/router';
 import type { Redis } from 'ioredis';
+import type { Context } from 'koa';
 import { DependencyError, TaskhookError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../problem.js';
 import { readRedisSettings, type RedisSettings } from '../../runtime/redis.js';
 
 export interface HealthRouteDeps {
   redis: Redis;
   isShuttingDown(): boolean;
+  /** Says when readiness changes (not on every probe). */
+  logger?: Logger;
   /** Longest wait for PING. @default 2000 */
   pingTimeoutMs?: number;
   /** How long `/readyz` reuses the Redis settings it read (CONFIG GET is not free). @default 10000 */
@@ -70,6 +75,17 @@ async function ping(redis: Redis, timeoutMs: number): Promise<boolean> {
   }
 }
 
+/**
+ * A 503 answered here rather than thrown: the error middleware would log
+ * every probe at error level with a stack, and a load balancer probes every
+ * few seconds for as long as Redis is down. Same problem body.
+ */
+function notReady(ctx: Context, err: TaskhookError): void {
+  ctx.status = 503;
+  ctx.type = PROBLEM_CONTENT_TYPE;
+  ctx.body = JSON.stringify(toProblem(err));
+}
+
 export function healthRouter(deps: HealthRouteDeps): Router {
   const router = new Router();
   const settings = cachedSettings(deps.redis, deps.settingsTtlMs ?? 10_000);
@@ -78,13 +94,23 @@ export function healthRouter(deps: HealthRouteDeps): Router {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
+  // Whether the last probe found Redis answering; logged only when it changes.
+  let redisAnswered = true;
   router.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     if (deps.isShuttingDown()) {
-      throw new TaskhookError('shutting_down', 'The service is shutting down.', { status: 503 });
+      notReady(ctx, new TaskhookError('shutting_down', 'The service is shutting down.', { status: 503 }));
+      return;
     }
-    if (!(await ping(deps.redis, deps.pingTimeoutMs ?? 2000))) {
-      throw new DependencyError('redis_unavailable', 'Redis did not answer PING.');
+    const answered = await ping(deps.redis, deps.pingTimeoutMs ?? 2000);
+    if (answered !== redisAnswered) {
+      redisAnswered = answered;
+      if (answered) deps.logger?.info('ready again: Redis answers PING');
+      else deps.logger?.warn('not ready: Redis did not answer PING; /readyz answers 503 until it does');
+    }
+    if (!answered) {
+      notReady(ctx, new DependencyError('redis_unavailable', 'Redis did not answer PING.'));
+      return;
     }
     // Reported, not judged: start-up already refused an evicting Redis (see checkRedisSafety).
     ctx.body = { status: 'ready', redis: await within(settings(), deps.pingTimeoutMs ?? 2000, unknown) };
