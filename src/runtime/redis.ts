@@ -112,6 +112,9 @@ export function unlessRedisDown(redis: Redis, work: Promise<unknown>, afterMs = 
   });
 }
 
+/** How long one try of `waitForRedis` waits for an answer. */
+const ATTEMPT_TIMEOUT_MS = 500;
+
 /**
  * Waits until a just-started redis-server at `url` answers PING (it answers
  * LOADING while replaying its AOF). Gives up after `timeoutMs`, or at once when
@@ -123,8 +126,12 @@ export async function waitForRedis(url: string, timeoutMs: number, failed: () =>
     const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     c.on('error', () => undefined);
     try {
-      await c.connect();
-      await c.ping();
+      // Each try is bounded: something that is not Redis may accept and never
+      // answer, and `failed()` must still be asked (the server may be gone).
+      await Promise.race([
+        c.connect().then(() => c.ping()),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer')), ATTEMPT_TIMEOUT_MS).unref()),
+      ]);
       return;
     } catch {
       const why = failed();

@@ -84,17 +84,22 @@ export function spawnBin(script: 'start.ts' | 'worker.ts' | 'api.ts', env: Recor
   };
 }
 
-/** Pids of redis-server processes listening on `port` (redis-server names itself `redis-server host:port`). */
+/**
+ * Pids of redis-server processes for `port`: running (it names itself
+ * `redis-server host:port`) or still starting (its command line, or that of
+ * the setpriv or shell that will exec it, says `--port <port>`).
+ */
 export function redisServersOn(port: number): number[] {
   let out = '';
   try {
-    out = execFileSync('pgrep', ['-a', 'redis-server'], { encoding: 'utf8' });
+    out = execFileSync('pgrep', ['-af', 'redis-server'], { encoding: 'utf8' });
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
+  const forPort = new RegExp(`(:|--port )${port}\\b`);
   return out
     .split('\n')
-    .filter((line) => new RegExp(`:${port}\\b`).test(line))
+    .filter((line) => forPort.test(line))
     .map((line) => Number(line.split(' ')[0]));
 }
 
