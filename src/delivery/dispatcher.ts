@@ -294,7 +294,9 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     };
     attempt(d, freeHosts)
       .catch((err: unknown) => {
-        opts.logger.error('callback attempt could not be recorded; it will be retried when its lease expires', {
+        // Expected while stopping: the drain cut the attempt off (services.close destroys the agent).
+        const log = stopping ? opts.logger.warn.bind(opts.logger) : opts.logger.error.bind(opts.logger);
+        log('callback attempt could not be recorded; it will be retried when its lease expires', {
           delivery_id: d.id,
           err: coerceError(err).message,
         });

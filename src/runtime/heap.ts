@@ -3,9 +3,10 @@
  *
  * V8 picks the growth step itself (up to 4× the live data after a full GC)
  * and a busy worker allocates fast, so its heap settled at ~85–90 MiB around
- * ~25–35 MiB of live objects: ~150 MiB RSS per process, nearly all of it
- * garbage not yet collected. A fixed step of 60% keeps the heap at ~45 MiB
- * (~110 MiB RSS) at about the same CPU per task (docs/benchmarks.md, Memory).
+ * ~25–35 MiB of live objects, nearly all of it garbage not yet collected. A
+ * fixed step of 60% keeps the heap at ~45 MiB at about the same CPU per task:
+ * ~130 MiB RSS per busy worker instead of ~160–190 MiB (with the young
+ * generation below; docs/benchmarks.md, Memory).
  *
  * This flag is read at every full GC, so it can be set from inside the
  * running process, and it then applies however the worker was started
