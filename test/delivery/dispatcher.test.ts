@@ -8,10 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { Agent } from 'undici';
-import { createDeliveryDispatcher } from '../../src/delivery/dispatcher.js';
 import type { AttemptRecord, ClaimedDelivery, Outbox } from '../../src/delivery/outbox.js';
-import { createSigner } from '../../src/delivery/sign.js';
-import { silentLogger } from '../../src/logger.js';
+import { testDispatcher } from '../helpers/dispatcher.js';
 
 const RECORD_MS = 400;
 
@@ -58,20 +56,7 @@ describe('delivery: dispatcher', () => {
   });
 
   /** One request in flight per host, no retries, signed with a test secret. */
-  const oneSlotDispatcher = (outbox: Outbox, o: { timeoutMs: number; pollMs?: number }) => {
-    const signer = createSigner('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
-    return createDeliveryDispatcher({
-      outbox,
-      agent,
-      route: () => ({ signer, headers: {} }),
-      policy: { maxRetries: 0, backoffMs: 1000, retryAfterMaxMs: 1000, retryStatuses: [] },
-      logger: silentLogger(),
-      maxResponseBytes: 1024,
-      concurrency: 10,
-      hostConcurrency: 1,
-      ...o,
-    });
-  };
+  const oneSlotDispatcher = (outbox: Outbox, o: { timeoutMs: number; pollMs?: number }) => testDispatcher(outbox, agent, o);
 
   it('frees a host slot when the HTTP exchange ends, not when its record is written', async () => {
     arrivals = [];

@@ -12,14 +12,13 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { Agent } from 'undici';
-import { createDeliveryDispatcher, type DeliveryDispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher.js';
+import type { DeliveryDispatcher, DispatcherOptions } from '../../src/delivery/dispatcher.js';
 import { createOutbox, type AttemptRecord, type ClaimedDelivery, type Outbox } from '../../src/delivery/outbox.js';
-import { createSigner } from '../../src/delivery/sign.js';
-import { silentLogger } from '../../src/logger.js';
 import { createKeys } from '../../src/store/keys.js';
 import { createTaskStore, type OutboxEntry, type TaskStore } from '../../src/store/task-store.js';
 import { claimed } from '../../src/worker/outcome.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { testDispatcher } from '../helpers/dispatcher.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -82,19 +81,7 @@ describe('delivery: leases', () => {
   });
 
   const dispatcher = (o: Partial<DispatcherOptions> & { timeoutMs: number }): DeliveryDispatcher => {
-    const signer = createSigner('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
-    const d = createDeliveryDispatcher({
-      outbox,
-      agent,
-      route: () => ({ signer, headers: {} }),
-      policy: { maxRetries: 0, backoffMs: 1000, retryAfterMaxMs: 1000, retryStatuses: [] },
-      logger: silentLogger(),
-      maxResponseBytes: 1024,
-      concurrency: 10,
-      hostConcurrency: 1,
-      pollMs: 20,
-      ...o,
-    });
+    const d = testDispatcher(outbox, agent, { pollMs: 20, ...o });
     dispatchers.push(d);
     return d;
   };

@@ -10,13 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { Agent } from 'undici';
-import { createDeliveryDispatcher } from '../../src/delivery/dispatcher.js';
 import { createOutbox, type Outbox } from '../../src/delivery/outbox.js';
-import { createSigner } from '../../src/delivery/sign.js';
-import { silentLogger } from '../../src/logger.js';
 import { createKeys } from '../../src/store/keys.js';
 import { createTaskStore, type TaskStore } from '../../src/store/task-store.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { testDispatcher } from '../helpers/dispatcher.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,17 +72,10 @@ describe('delivery: progress after the terminal event', () => {
     const fields = await running('t1');
     const pid = 't1.progress.wh_1';
     expect(await progress(fields, pid)).to.equal(true);
-    const dispatcher = createDeliveryDispatcher({
-      outbox,
-      agent,
-      route: () => ({ signer: createSigner('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'), headers: {} }),
+    const dispatcher = testDispatcher(outbox, agent, {
       // A 503 is retried after 100 ms, up to 5 times.
       policy: { maxRetries: 5, backoffMs: 100, retryAfterMaxMs: 1000, retryStatuses: [] },
-      logger: silentLogger(),
       timeoutMs: 2000,
-      maxResponseBytes: 1024,
-      concurrency: 10,
-      hostConcurrency: 1,
       pollMs: 20,
     });
     dispatcher.start();
