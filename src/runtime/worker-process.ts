@@ -32,7 +32,7 @@ export interface RunningWorker {
   close(graceMs: number): Promise<void>;
 }
 
-/** Output pruning runs at start and then hourly in every worker (it is idempotent). */
+/** Output pruning and the temp-dir sweep run at start and then hourly in every worker (both are idempotent). */
 const PRUNE_INTERVAL_MS = 3_600_000;
 
 /** `taskhook top` reads `P:workers:{host}:{pid}`; a process silent for 3 beats drops out. */
@@ -115,11 +115,6 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   const queues = parseQueues(opts.queues);
   // Fail at start, not on the first video: a queue that needs ffmpeg must find it.
   await checkMediaTools(services.config, opts.registry, queues);
-  // Temp dirs of worker processes that were killed outright; the rule is in media/temp-dir.ts.
-  sweepTempDirs(services.config).then(
-    (n) => n > 0 && services.logger.info('removed temp dirs left by dead worker processes', { removed: n }),
-    (err: unknown) => services.logger.warn('sweeping temp dirs failed', { err: coerceError(err).message }),
-  );
   // Before any job is taken: a METRICS_PORT in use fails the start with nothing to hand back.
   const metricsServer =
     services.config.METRICS_PORT > 0 ? await startMetricsServer(services.metrics, services.config.METRICS_PORT, services.config.HOST) : null;
@@ -147,6 +142,13 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
   await worker.ready();
   dispatcher?.start();
   const prune = (): void => {
+    // Temp dirs of worker processes that were killed outright (the rule is in
+    // media/temp-dir.ts), also hourly: a killed process on this host need not
+    // be followed by a new one.
+    sweepTempDirs(services.config).then(
+      (n) => n > 0 && services.logger.info('removed temp dirs left by dead worker processes', { removed: n }),
+      (err: unknown) => services.logger.warn('sweeping temp dirs failed', { err: coerceError(err).message }),
+    );
     pruneOutputs(services.config).then(
       (n) => n > 0 && services.logger.info('pruned old task outputs', { removed: n }),
       (err: unknown) => services.logger.warn('pruning task outputs failed', { err: coerceError(err).message }),
