@@ -200,9 +200,12 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
 
   /**
    * A slot of `slot` freed: starts the oldest deliveries waiting for it until
-   * one starts. Those that can no longer start within their lease go back to
-   * Redis on the way, and so may those that need another full slot; neither
-   * may keep the rest of the list from the freed slot.
+   * one takes the slot. Those that can no longer start within their lease go
+   * back to Redis on the way, and those that need another busy host or
+   * endpoint slot wait for that one; neither may keep the rest of the list
+   * from the freed slot. One that now waits for *any* slot (the process is at
+   * its global cap) takes the freed slot's turn, as one started would: moving
+   * the rest would only overflow the global list back into Redis.
    */
   const pump = (slot: string): void => {
     const list = waiting.get(slot);
@@ -211,7 +214,8 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       const next = list?.shift();
       if (!next) break;
       waitingCount -= 1;
-      if (run(next) === 'started') break;
+      const outcome = run(next);
+      if (outcome !== 'expired' && outcome !== 'waiting') break;
     }
     if (list && list.length === 0) waiting.delete(slot);
     if (!waiting.has(slot) && !perHost.has(slot)) saturatedSince.delete(slot); // idle: nothing to remember
@@ -255,13 +259,21 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     if (next < Infinity) sweepBy(next);
   };
 
-  /** Starts a delivery, or parks it here, or gives it back to Redis; says which. */
-  const run = (h: Held): 'started' | 'waiting' | 'released' => {
+  /**
+   * Starts a delivery, or parks it here (`waiting` for a host or endpoint
+   * slot, `waiting-any` for any slot), or gives it back to Redis (`released`:
+   * saturated or stopping; `expired`: too late to start within its lease).
+   */
+  const run = (h: Held): 'started' | 'waiting' | 'waiting-any' | 'released' | 'expired' => {
     const { d } = h;
-    // Too late to finish within the lease: another process may claim it meanwhile.
-    if (stopping || Date.now() >= h.startBy) {
+    if (stopping) {
       release(d, 0);
       return 'released';
+    }
+    // Too late to finish within the lease: another process may claim it meanwhile.
+    if (Date.now() >= h.startBy) {
+      release(d, 0);
+      return 'expired';
     }
     const slots = slotsOf(d);
     const full = inFlight >= opts.concurrency ? '*' : slots.find((k) => (perHost.get(k) ?? 0) >= capOf(k));
@@ -276,7 +288,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       waiting.set(full, list);
       waitingCount += 1;
       sweepBy(h.startBy);
-      return 'waiting';
+      return full === '*' ? 'waiting-any' : 'waiting';
     }
     inFlight += 1;
     for (const k of slots) perHost.set(k, (perHost.get(k) ?? 0) + 1);
@@ -328,7 +340,10 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       .claim(limit, leaseMs)
       .then((claimed) => {
         let accepted = 0;
-        for (const d of claimed) if (run(hold(d)) !== 'released') accepted += 1;
+        for (const d of claimed) {
+          const outcome = run(hold(d));
+          if (outcome !== 'released' && outcome !== 'expired') accepted += 1;
+        }
         // Poll again at once only while what is claimed can be sent: claiming
         // a saturated receiver's backlog over and over would spin.
         schedule(claimed.length === limit && accepted * 2 >= claimed.length ? 0 : pollMs);

@@ -158,3 +158,68 @@ describe('delivery: dispatcher', () => {
     answerHung();
   });
 });
+
+describe('delivery/dispatcher: a freed host slot under the global cap', () => {
+  it('moves one waiting delivery to the global list, not the whole host queue (nothing goes back to Redis)', async () => {
+    const held = new Map<string, http.ServerResponse>();
+    // Three receivers (a host is name and port for the per-host cap), each holding its requests.
+    const servers = [0, 1, 2].map(() =>
+      http.createServer((req, res) => {
+        req.resume();
+        held.set(req.url ?? '', res);
+      }),
+    );
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
+    const [portA, portB, portC] = servers.map((s) => (s.address() as AddressInfo).port);
+    const agent = new Agent();
+    const released: string[] = [];
+    const recorded: string[] = [];
+    const outbox: Outbox = {
+      claim: async () => [],
+      record: async (id) => {
+        recorded.push(id);
+        return 'delivered';
+      },
+      release: async (id) => {
+        released.push(id);
+        return true;
+      },
+      backlog: async () => 0,
+    };
+    const dispatcher = testDispatcher(outbox, agent, { timeoutMs: 5000, concurrency: 3, hostConcurrency: 1 });
+    const delivery = (id: string, port: number | undefined): ClaimedDelivery => ({
+      id, url: `http://127.0.0.1:${port}/${id}`, body: '{}', msgId: id, attempts: 0, secret: 'default', event: 'task.completed', taskId: id, sub: '', trace: '', lease: 0, leaseUntil: Date.now() + 10_000,
+    });
+    const answer = (id: string) => held.get(`/${id}`)?.writeHead(204).end();
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    try {
+      dispatcher.deliverNow(delivery('A1', portA));
+      dispatcher.deliverNow(delivery('B1', portB));
+      for (const id of ['A2', 'A3', 'A4', 'A5']) dispatcher.deliverNow(delivery(id, portA));
+      dispatcher.deliverNow(delivery('C1', portC));
+      await until(() => held.size === 3);
+      answer('A1'); // frees host A's slot while the global cap (3) is still full
+      await until(() => recorded.includes('A1'));
+      await until(() => held.has('/A2'));
+      expect(released, 'sent back to Redis').to.deep.equal([]);
+      for (const id of ['B1', 'C1', 'A2']) answer(id);
+      for (const id of ['A3', 'A4', 'A5']) {
+        await until(() => held.has(`/${id}`));
+        answer(id);
+      }
+      await until(() => recorded.length === 7);
+      expect(recorded).to.have.members(['A1', 'B1', 'C1', 'A2', 'A3', 'A4', 'A5']);
+      expect(released).to.deep.equal([]);
+    } finally {
+      for (const res of held.values()) if (!res.writableEnded) res.writeHead(204).end();
+      await dispatcher.stop(500);
+      await agent.destroy();
+      for (const s of servers) {
+        s.closeAllConnections();
+        s.close();
+      }
+    }
+  });
+});
