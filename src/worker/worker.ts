@@ -70,6 +70,25 @@ interface JobProgress {
   settled: boolean;
 }
 
+/**
+ * The bee-queue job options the fault path touches. `faults` counts its
+ * re-queues (the pause doubles each time); `taskBackoff` keeps the task's own
+ * backoff while the fault pause stands in for it, and is put back when the
+ * job runs again.
+ */
+interface FaultJobOptions {
+  retries?: number;
+  backoff?: { strategy: string; delay?: number };
+  stacktraces?: string[];
+  faults?: number;
+  taskBackoff?: { strategy: string; delay?: number } | null;
+}
+
+/** The longest pause between two re-queues of a job the worker could not settle. */
+const MAX_FAULT_PAUSE_MS = 300_000;
+/** Stack traces bee-queue keeps in a job that keeps faulting (it adds one per failure). */
+const KEPT_STACKTRACES = 4;
+
 /** Thrown by runJob when bee-queue itself should run the job again (the task's own `retries` option). */
 class RetryThroughQueue extends Error {
   constructor(readonly error: Error) {
@@ -121,6 +140,13 @@ export function createWorker(opts: WorkerOptions): Worker {
     if (handingBack) stop.stop('shutdown');
     stops.set(taskId, stop);
     const progress: JobProgress = { fields: null, settled: false };
+    // A job back from a fault pause: its own backoff applies again to the task's own retries.
+    const options = job.options as FaultJobOptions;
+    if (options.taskBackoff !== undefined) {
+      if (options.taskBackoff === null) delete options.backoff;
+      else options.backoff = options.taskBackoff;
+      delete options.taskBackoff;
+    }
     try {
       return await runJob(queue, job, release, stop, progress);
     } catch (err) {
@@ -138,10 +164,12 @@ export function createWorker(opts: WorkerOptions): Worker {
    * to bee-queue, the job would be dropped (`removeOnFailure`) while the task
    * record still says `queued` or `running`, and nothing would ever pick it
    * up again. So: settle the task as failed (`internal_error`) if it was
-   * started and not yet settled; if even that cannot be written, have
-   * bee-queue put the job back after a pause instead of dropping it (the
-   * re-run counts as a lost run, so a fault that persists ends in
-   * `worker_lost` after TASK_MAX_LOST tries).
+   * started and not yet settled; if even that cannot be written (Redis
+   * refuses writes, say), have bee-queue put the job back after a pause
+   * instead of dropping it. The pause doubles with each fault, up to 5
+   * minutes, so a sick Redis is not hammered; each re-run counts as a lost
+   * run, so the handler runs at most TASK_MAX_LOST more times and later runs
+   * only try to write the `worker_lost` outcome, until Redis takes it.
    */
   const recoverFromFault = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, progress: JobProgress, err: Error): Promise<JobResult> => {
     const log = opts.logger.child({ task_id: job.id, queue });
@@ -161,10 +189,14 @@ export function createWorker(opts: WorkerOptions): Worker {
     } else {
       log.error('worker fault before the task started', { err: err.message, stack: err.stack });
     }
-    const options = job.options as { retries?: number; backoff?: { strategy: string; delay?: number } };
+    const options = job.options as FaultJobOptions;
     // bee-queue takes one retry off for this re-queue: the task's own budget stays as it was.
     options.retries = (options.retries ?? 0) + 1;
-    options.backoff ??= { strategy: 'fixed', delay: config.STALL_INTERVAL_MS };
+    options.faults = (options.faults ?? 0) + 1;
+    if (options.taskBackoff === undefined) options.taskBackoff = options.backoff ?? null;
+    options.backoff = { strategy: 'fixed', delay: Math.min(MAX_FAULT_PAUSE_MS, config.STALL_INTERVAL_MS * 2 ** (options.faults - 1)) };
+    // bee-queue stores every failure's stack in the job: bound what a long fault leaves in Redis.
+    options.stacktraces?.splice(KEPT_STACKTRACES);
     throw new RetryThroughQueue(err);
   };
 
@@ -252,8 +284,12 @@ export function createWorker(opts: WorkerOptions): Worker {
     const retriesLeft = Number((job.options as { retries?: number }).retries ?? 0);
     const retryable = (run.error as { retryable?: boolean }).retryable !== false;
     if (retriesLeft > 0 && retryable) {
-      await store.requeue(taskId, JSON.stringify(failureFromError(run.error)), undefined);
-      progressOf.settled = true; // for this run: the record is queued again and bee-queue retries the job
+      // If Redis refuses the requeue, bee-queue still retries the job: the
+      // record then says `running`, and the next run counts as a lost one.
+      await store.requeue(taskId, JSON.stringify(failureFromError(run.error)), undefined).catch((err: unknown) => {
+        log.warn('could not mark the task queued for its retry', { err: coerceError(err).message });
+      });
+      progressOf.settled = true; // for this run: bee-queue retries the job
       log.info('task attempt failed; bee-queue will retry it', { error_type: errorCode(run.error), retries_left: retriesLeft });
       throw new RetryThroughQueue(run.error);
     }

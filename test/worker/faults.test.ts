@@ -112,6 +112,50 @@ describe('worker: faults', function () {
   });
 });
 
+describe('worker: a fault that persists (Redis refuses the outcome)', function () {
+  this.timeout(20_000);
+
+  it('re-queues the job with a doubling pause, runs the handler at most TASK_MAX_LOST more times, and bounds the stacks it keeps', async () => {
+    const redis = await startRedis();
+    const services = await createServices(
+      testConfig({ REDIS_URL: redis.url, API_KEYS: 'k', WEBHOOK_SECRET: TEST_SECRET, STALL_INTERVAL_MS: '200', TASK_MAX_LOST: '2' }),
+      silentLogger(),
+    );
+    const producer = createProducer({ redis: services.redis, keys: services.keys, redisUrl: redis.url, stallIntervalMs: 200 });
+    let handlerRuns = 0;
+    const counted = defineTask({ name: 'debug.counted', queue: 'debug', input: z.object({}), timeoutMs: 5000, handler: async () => ((handlerRuns += 1), {}) });
+    let starts = 0;
+    const real = services.store;
+    const refusing: TaskStore = {
+      ...real,
+      start: async (...args: Parameters<TaskStore['start']>) => {
+        starts += 1;
+        return real.start(...args);
+      },
+      finish: async () => {
+        throw new Error('OOM command not allowed when used memory > maxmemory (injected)');
+      },
+    };
+    const worker = await startWorkerProcess({ ...services, store: refusing }, { queues: ['debug'], concurrency: 1, registry: createRegistry([counted]), deliver: false });
+    try {
+      const [t] = await producer.submit('tenant', [{ task_type: 'debug.counted', queue: 'debug', task_data: {}, callback_url: null, metadata: {}, project_id: null, options: {} }]);
+      if (!t) throw new Error('nothing queued');
+      // Pauses of 200, 400, 800, 1,600 ms: 4–5 starts in 3.5 s (a fixed 200 ms pause made ~17).
+      await new Promise((r) => setTimeout(r, 3500));
+      expect(starts).to.be.within(3, 6);
+      expect(handlerRuns, 'handler runs').to.be.at.most(3);
+      const job = JSON.parse((await services.redis.hget(`${services.keys.bq}:debug:jobs`, t.task_id)) ?? '{}') as { options?: { stacktraces?: string[] } };
+      expect(job.options?.stacktraces?.length ?? 0).to.be.within(1, 5);
+      expect((await services.redis.hget(services.keys.task(t.task_id), 'status'))).to.equal('running');
+    } finally {
+      await worker.close(300);
+      await producer.close();
+      await services.close();
+      await redis.destroy();
+    }
+  });
+});
+
 describe('worker: base task', () => {
   it('never calls the handler of a run stopped before it began', async () => {
     let called = false;
