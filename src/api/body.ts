@@ -23,7 +23,8 @@ export class UnsupportedMediaTypeError extends TaskhookError {
 
 /**
  * Whether every `charset` parameter of a Content-Type header says UTF-8 (or
- * there is none). Parsed here rather than through Koa's `request.charset`,
+ * there is none). `utf8`, a common misspelling that clients send meaning
+ * UTF-8, counts as UTF-8. Parsed here rather than through Koa's `request.charset`,
  * which answers '' for a header it cannot parse, and '' reads as "no charset":
  * a malformed `; charset=utf-16; x` would then be decoded as UTF-8 after all.
  */
@@ -35,7 +36,8 @@ export function declaresOnlyUtf8(contentType: string): boolean {
     if (name !== 'charset') continue;
     let value = eq < 0 ? '' : param.slice(eq + 1).trim();
     if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    if (value.toLowerCase() !== 'utf-8') return false;
+    const charset = value.toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return false;
   }
   return true;
 }
