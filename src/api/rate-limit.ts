@@ -26,18 +26,7 @@ if n == 1 then redis.call("pexpire", KEYS[1], ARGV[1]) end
 return n
 `;
 
-/**
- * KEYS[1] the window's counter
- * Gives one hit back, only while the window's key still exists: a DECR on an
- * expired window would leave a counter of -1 with no TTL behind.
- */
-const RELEASE_LUA = `
-if redis.call("exists", KEYS[1]) == 1 then return redis.call("decr", KEYS[1]) end
-return 0
-`;
-
 const COMMAND = 'th_rate_limit_hit';
-const RELEASE_COMMAND = 'th_rate_limit_release';
 
 export class RateLimitedError extends TaskhookError {
   constructor(limit: number, retryAfterS: number) {
@@ -91,21 +80,6 @@ export function windowCounter(redis: Redis, prefix: string): (subject: string, t
   }
   const run = (redis as unknown as Record<string, (k: string, ttl: number) => Promise<number>>)[COMMAND] as (k: string, ttl: number) => Promise<number>;
   return (subject, t) => run.call(redis, windowKey(prefix, subject, t), RATE_LIMIT_WINDOW_MS - (t % RATE_LIMIT_WINDOW_MS) + 1000);
-}
-
-/**
- * `release(subject, t)` gives back one hit counted by `windowCounter` for the
- * same window: for budgets reserved before the outcome is known (the
- * dashboard counts every sign-in first, then returns the hit of a right key).
- */
-export function windowRelease(redis: Redis, prefix: string): (subject: string, t: number) => Promise<void> {
-  if (typeof (redis as unknown as Record<string, unknown>)[RELEASE_COMMAND] !== 'function') {
-    redis.defineCommand(RELEASE_COMMAND, { numberOfKeys: 1, lua: RELEASE_LUA });
-  }
-  const run = (redis as unknown as Record<string, (k: string) => Promise<number>>)[RELEASE_COMMAND] as (k: string) => Promise<number>;
-  return async (subject, t) => {
-    await run.call(redis, windowKey(prefix, subject, t));
-  };
 }
 
 /** ioredis states of a client whose connection is gone (`connecting` is bounded by the timeout instead). */

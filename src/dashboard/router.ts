@@ -24,7 +24,7 @@ import { parseOr400, recoverSchema } from '../webhooks/schemas.js';
 import { createAssets } from './assets.js';
 import { createDashboardData } from './data.js';
 import { DASHBOARD_CSP, loginPage, shellPage } from './html.js';
-import { rateLimitVerdict, windowCounter, windowRelease } from '../api/rate-limit.js';
+import { rateLimitVerdict, windowCounter, windowKey } from '../api/rate-limit.js';
 import {
   assertSameOrigin,
   clearSessionCookie,
@@ -75,7 +75,6 @@ export function dashboardRouter(deps: DashboardDeps): Router<DashboardState> {
   const digests = keyDigests(config.API_KEYS);
   const sessions = createSessionStore(redis, keys.prefix, ttlMs, digests);
   const loginFailures = windowCounter(redis, keys.prefix);
-  const releaseLoginFailure = windowRelease(redis, keys.prefix);
   const data = createDashboardData(redis, keys);
   const taskActions = createTaskActions(deps);
   const deliveryActions = createDeliveryActions(deps);
@@ -132,25 +131,27 @@ export function dashboardRouter(deps: DashboardDeps): Router<DashboardState> {
     assertSameOrigin(ctx);
     const form = await readForm(ctx);
     // Guessing keys through the form: after LOGIN_FAILURES_PER_MIN wrong keys from
-    // one client address, it waits for the next minute. Every attempt reserves a
-    // failure first (one atomic INCR, its window's TTL set in the same script) and
-    // a right key gives it back: a read-then-count check let parallel guesses
-    // all pass the read before any of them was counted.
+    // one client address, it waits for the next minute. The key is matched
+    // first (constant time, no I/O); a wrong one is then counted with one
+    // atomic INCR (its window's TTL set in the same script) and answered by
+    // that count, so parallel guesses cannot get more than the limit of 401s:
+    // past it, wrong and right keys alike get the same 429, which tells a
+    // guesser nothing. A right key only reads the count, so sign-ins of many
+    // people behind one proxy address do not use up the budget.
     const t = Date.now();
     const subject = `login:${ctx.ip}`;
-    const attempts = await loginFailures(subject, t);
-    if (attempts > LOGIN_FAILURES_PER_MIN) {
-      const v = rateLimitVerdict(attempts, LOGIN_FAILURES_PER_MIN, t);
+    const key = (form.get('api_key') ?? '').trim();
+    const digest = key === '' ? null : matchKey(key, digests);
+    const failures = digest === null ? await loginFailures(subject, t) : Number((await redis.get(windowKey(keys.prefix, subject, t))) ?? 0);
+    if (failures > LOGIN_FAILURES_PER_MIN || (digest !== null && failures >= LOGIN_FAILURES_PER_MIN)) {
+      const v = rateLimitVerdict(failures, LOGIN_FAILURES_PER_MIN, t);
       ctx.set('Retry-After', String(v.resetS));
       return html(ctx, 429, loginPage({ version: VERSION, error: `Too many failed sign-ins; try again in ${v.resetS} s.` }));
     }
-    const key = (form.get('api_key') ?? '').trim();
-    const digest = key === '' ? null : matchKey(key, digests);
     if (digest === null) {
       deps.logger.info('dashboard login refused', { ip: ctx.ip });
       return html(ctx, 401, loginPage({ version: VERSION, error: 'That API key is not valid.' }));
     }
-    await releaseLoginFailure(subject, t);
     const { id } = await sessions.create(digest);
     setSessionCookie(ctx, id, ttlMs, httpsPublic);
     ctx.status = 303;
