@@ -97,12 +97,8 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     });
   };
 
-  /** A delivery this process holds, and the last moment an attempt of it may start. */
-  interface Held {
-    d: ClaimedDelivery;
-    startBy: number;
-  }
-  const hold = (d: ClaimedDelivery): Held => ({ d, startBy: d.leaseUntil - opts.timeoutMs - marginMs });
+  /** The last moment an attempt of `d` may start and still end within its lease. */
+  const startBy = (d: ClaimedDelivery): number => d.leaseUntil - opts.timeoutMs - marginMs;
 
   /**
    * One attempt. `sent` is called as soon as the HTTP exchange is over (or
@@ -171,7 +167,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
    * slot), oldest first. Bounded: beyond it they wait in Redis instead, so a
    * hanging receiver cannot pile up work in this process.
    */
-  const waiting = new Map<string, Held[]>();
+  const waiting = new Map<string, ClaimedDelivery[]>();
   const maxWaiting = (slot: string): number => capOf(slot) * 4;
   let waitingCount = 0;
 
@@ -243,13 +239,14 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     const now = Date.now();
     let next = Infinity;
     for (const [slot, list] of waiting) {
-      const kept: Held[] = [];
+      const kept: ClaimedDelivery[] = [];
       for (const w of list) {
-        if (w.startBy > now) {
+        const by = startBy(w);
+        if (by > now) {
           kept.push(w);
-          next = Math.min(next, w.startBy);
+          next = Math.min(next, by);
         } else {
-          release(w.d, 0);
+          release(w, 0);
           waitingCount -= 1;
         }
       }
@@ -264,14 +261,13 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
    * slot, `waiting-any` for any slot), or gives it back to Redis (`released`:
    * saturated or stopping; `expired`: too late to start within its lease).
    */
-  const run = (h: Held): 'started' | 'waiting' | 'waiting-any' | 'released' | 'expired' => {
-    const { d } = h;
+  const run = (d: ClaimedDelivery): 'started' | 'waiting' | 'waiting-any' | 'released' | 'expired' => {
     if (stopping) {
       release(d, 0);
       return 'released';
     }
     // Too late to finish within the lease: another process may claim it meanwhile.
-    if (Date.now() >= h.startBy) {
+    if (Date.now() >= startBy(d)) {
       release(d, 0);
       return 'expired';
     }
@@ -284,10 +280,10 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
         release(d, full === '*' ? SATURATED_MIN_DELAY_MS + Math.floor(Math.random() * 300) : saturatedDelay(full));
         return 'released';
       }
-      list.push(h);
+      list.push(d);
       waiting.set(full, list);
       waitingCount += 1;
-      sweepBy(h.startBy);
+      sweepBy(startBy(d));
       return full === '*' ? 'waiting-any' : 'waiting';
     }
     inFlight += 1;
@@ -341,7 +337,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       .then((claimed) => {
         let accepted = 0;
         for (const d of claimed) {
-          const outcome = run(hold(d));
+          const outcome = run(d);
           if (outcome !== 'released' && outcome !== 'expired') accepted += 1;
         }
         // Poll again at once only while what is claimed can be sent: claiming
@@ -360,7 +356,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       if (timer === null && !stopping) schedule(0);
     },
     deliverNow(d) {
-      run(hold(d));
+      run(d);
     },
     async stop(graceMs) {
       stopping = true;
@@ -370,7 +366,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       sweeper = null;
       sweepAt = Infinity;
       // What waits here goes back to Redis for another process.
-      for (const list of waiting.values()) for (const w of list) release(w.d, 0);
+      for (const list of waiting.values()) for (const w of list) release(w, 0);
       waiting.clear();
       waitingCount = 0;
       if (inFlight === 0) return;

@@ -56,11 +56,11 @@ export interface RecordOptions {
 export interface Outbox {
   claim(limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
   /**
-   * Records an attempt made under claim `lease` (@default 0, the creator's).
+   * Records an attempt made under claim `lease` (0: the creator's).
    * Returns the delivery's new state, `stale` when that claim is no longer
    * current (the attempt is only appended to the log) or `missing`.
    */
-  record(id: string, attempt: AttemptRecord, nextAt: number | null, lease?: number): Promise<string>;
+  record(id: string, attempt: AttemptRecord, nextAt: number | null, lease: number): Promise<string>;
   /** Gives back claim `lease` unattempted, due at `dueAt`; false when that claim is no longer current. */
   release(id: string, dueAt: number, lease: number): Promise<boolean>;
   /** Deliveries waiting in Redis (pending, in flight or leased). */
@@ -97,7 +97,7 @@ export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Out
       }
       return out;
     },
-    record(id, attempt, nextAt, lease = 0) {
+    record(id, attempt, nextAt, lease) {
       return callScript<string>(redis, 'record', [keys.delivery(id), keys.attempts(id)], [
         id,
         JSON.stringify(attempt),

@@ -149,7 +149,7 @@ describe('delivery: leases', () => {
 
     it('the creator records under token 0 while nobody else has claimed', async () => {
       await fastPath(60_000, [{ id: 'f2', path: '/x' }]);
-      expect(await outbox.record('f2', attempt(1, 'delivered'), null)).to.equal('delivered');
+      expect(await outbox.record('f2', attempt(1, 'delivered'), null, 0)).to.equal('delivered');
       expect(await client.zscore(keys.due, 'f2')).to.equal(null);
     });
   });

@@ -101,9 +101,10 @@ describe('delivery: progress after the terminal event', () => {
     const pid = 't3.progress.wh_1';
     await progress(fields, pid);
     const [held] = await outbox.claim(10, 30_000);
+    if (!held) throw new Error('nothing claimed');
     await finish(fields, pid);
     const retry = { n: 1, at: new Date().toISOString(), status_code: 503, duration_ms: 5, error: 'HTTP 503', outcome: 'retry' as const };
-    expect(await outbox.record(pid, retry, Date.now() + 100, held?.lease)).to.equal('dropped');
+    expect(await outbox.record(pid, retry, Date.now() + 100, held.lease)).to.equal('dropped');
     expect(await client.zscore(keys.due, pid)).to.equal(null);
   });
 

@@ -143,10 +143,10 @@ describe('store: task store', () => {
       await store.finish(fields, { status: 'completed', result: {} }, [callback('f3')], [], Date.now() + 30_000);
       const outbox = createOutbox(client, keys, { disableAfterMs: 60_000, progressIntervalMs: 1000 });
       const attempt = { n: 1, at: new Date().toISOString(), status_code: 204, duration_ms: 2, error: null, outcome: 'delivered' as const };
-      expect(await outbox.record('f3.1', attempt, null)).to.equal('delivered');
+      expect(await outbox.record('f3.1', attempt, null, 0)).to.equal('delivered');
       expect(await client.hgetall(keys.delivery('f3.1'))).to.include({ state: 'delivered', n: '1' });
       expect(await client.zscore(keys.due, 'f3.1')).to.equal(null);
-      expect(await outbox.record('gone.1', attempt, null)).to.equal('missing');
+      expect(await outbox.record('gone.1', attempt, null, 0)).to.equal('missing');
       expect(await client.exists(keys.delivery('gone.1'), keys.attempts('gone.1'))).to.equal(0);
     });
   });

@@ -69,8 +69,9 @@ describe('webhooks: resend refusals', () => {
     const failIt = async (pid: string) => {
       const [c] = await outbox.claim(10, 30_000);
       expect(c?.id).to.equal(pid);
+      if (!c) throw new Error('nothing claimed');
       const attempt = { n: 1, at: new Date().toISOString(), status_code: 500, duration_ms: 3, error: 'HTTP 500', outcome: 'failed' as const };
-      expect(await outbox.record(pid, attempt, null, c?.lease)).to.equal('failed');
+      expect(await outbox.record(pid, attempt, null, c.lease)).to.equal('failed');
     };
     const finish = (t: { fields: Record<string, string>; pid: string }) => store.finish(t.fields, { status: 'completed', result: {} }, [], [t.pid], Date.now() + 30_000);
 
