@@ -178,7 +178,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       return { outcome: 'settled' };
     }
     if (progress.fields) {
-      const error = { message: `The worker could not finish this task: ${err.message}`, error_type: 'internal_error', ...(err.stack ? { traceback: err.stack } : {}) };
+      const error = { ...failureFromError(err), message: `The worker could not finish this task: ${err.message}`, error_type: 'internal_error' };
       try {
         await finisher.finish(progress.fields, { status: 'failed', error }, log);
         log.error('task failed by a worker fault', { err: err.message, stack: err.stack });
