@@ -10,8 +10,10 @@
 import type { Middleware } from 'koa';
 import type { Redis } from 'ioredis';
 import { DependencyError, TaskhookError, coerceError } from '../errors.js';
+import { TIMED_OUT, within } from '../within.js';
 import type { Logger } from '../logger.js';
 import type { AuthState } from './auth.js';
+import { redisConnectionLost } from '../runtime/redis.js';
 
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 
@@ -82,8 +84,6 @@ export function windowCounter(redis: Redis, prefix: string): (subject: string, t
   return (subject, t) => run.call(redis, windowKey(prefix, subject, t), RATE_LIMIT_WINDOW_MS - (t % RATE_LIMIT_WINDOW_MS) + 1000);
 }
 
-/** ioredis states of a client whose connection is gone (`connecting` is bounded by the timeout instead). */
-const LOST = new Set(['reconnecting', 'close', 'end']);
 /** Seconds a client is told to wait after a 503 `redis_unavailable`. */
 const UNAVAILABLE_RETRY_AFTER_S = 5;
 
@@ -113,18 +113,18 @@ export function rateLimitMiddleware(opts: RateLimitOptions): Middleware<AuthStat
     const t = now();
     // Not sent at all once the connection is lost: it would wait in the
     // offline queue and count, after the reconnect, a request refused long ago.
-    if (LOST.has(redis.status)) {
+    if (redisConnectionLost(redis)) {
       ctx.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
       throw redisUnavailable(`Redis is not connected (${redis.status})`);
     }
-    let count: number | null;
+    let count: number | typeof TIMED_OUT;
     try {
-      count = await answerWithin(hit(ctx.state.tenant, t), timeoutMs);
+      count = await within(hit(ctx.state.tenant, t), timeoutMs);
     } catch (err) {
       logger.warn('rate limit check failed; request let through', { err: coerceError(err).message });
       return next();
     }
-    if (count === null) {
+    if (count === TIMED_OUT) {
       ctx.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
       throw redisUnavailable(`Redis did not answer within ${timeoutMs} ms`);
     }
@@ -140,17 +140,3 @@ export function rateLimitMiddleware(opts: RateLimitOptions): Middleware<AuthStat
   };
 }
 
-/** `promise`'s value, or null when it takes longer than `ms` (its later answer or error is dropped). */
-async function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  // A rejection after the timeout has nobody waiting for it.
-  promise.catch(() => undefined);
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

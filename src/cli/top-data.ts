@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES } from '../config.js';
 import type { Keys } from '../store/keys.js';
+import { queuedAt } from '../store/fields.js';
 
 export interface QueueRow {
   queue: string;
@@ -88,10 +89,9 @@ async function readQueue(redis: Redis, keys: Keys, queue: string, workers: Worke
   let oldestWaitingMs: number | null = null;
   const nextId = val(4);
   if (typeof nextId === 'string') {
-    // `queued`: when it last joined the line (submit, end of delay_s, API retry); `created` for records older than that field.
     const [queued, created] = await redis.hmget(keys.task(nextId), 'queued', 'created');
-    const at = Number(queued || created);
-    if (at > 0) oldestWaitingMs = Math.max(0, now - at);
+    const at = queuedAt(queued, created);
+    if (at !== null) oldestWaitingMs = Math.max(0, now - at);
   }
   const serving = workers.filter((w) => w.queues.includes(queue));
   return {

@@ -12,6 +12,7 @@ import { createKeys, type Keys } from '../store/keys.js';
 import { redisHint } from '../runtime/redis.js';
 import { readTop, type TopSnapshot } from './top-data.js';
 import { EXIT_FAILED, EXIT_OK, intFlag, parseFlags, type CliIo } from './io.js';
+import { TIMED_OUT, within } from '../within.js';
 
 export const TOP_HELP = `Usage: taskhook top [options]
 
@@ -121,19 +122,14 @@ type Refresh = { ok: true; snapshot: TopSnapshot } | { ok: false; reason: string
 /** One snapshot, or why Redis did not give one within TOP_READ_TIMEOUT_MS (a snapshot takes several round trips). Never rejects. */
 async function refresh(redis: Redis, keys: Keys): Promise<Refresh> {
   if (redis.status !== 'ready') return { ok: false, reason: `not connected (${redis.status})` };
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Refresh>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, reason: `no answer within ${TOP_READ_TIMEOUT_MS} ms` }), TOP_READ_TIMEOUT_MS);
-  });
-  const read = readTop(redis, keys).then(
+  // Started a microtask late, so our deadline's timer is set before the
+  // client's equal command timeout and a hung read says "no answer within".
+  const read = Promise.resolve().then(() => readTop(redis, keys)).then(
     (snapshot): Refresh => ({ ok: true, snapshot }),
     (err: unknown): Refresh => ({ ok: false, reason: redis.status === 'ready' ? coerceError(err).message : `not connected (${redis.status})` }),
   );
-  try {
-    return await Promise.race([read, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const got = await within(read, TOP_READ_TIMEOUT_MS);
+  return got === TIMED_OUT ? { ok: false, reason: `no answer within ${TOP_READ_TIMEOUT_MS} ms` } : got;
 }
 
 /** `host:port` of a Redis URL, without its credentials. */

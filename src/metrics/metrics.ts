@@ -4,6 +4,7 @@
  * never ids or URLs, so cardinality stays bounded.
  */
 import client from 'prom-client';
+import { TIMED_OUT, within } from '../within.js';
 
 export interface Metrics {
   registry: client.Registry;
@@ -73,15 +74,16 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     reading ??= read().finally(() => {
       reading = null;
     });
-    const got = await settleWithin(reading, collectTimeoutMs);
+    // A failed read counts as no answer, like a late one.
+    const got = await within(reading.catch((): typeof TIMED_OUT => TIMED_OUT), collectTimeoutMs);
     m.queueJobs.reset();
     m.oldestWaiting.reset();
     m.callbacksPending.reset();
-    redisUp?.set(got.ok ? 1 : 0);
-    if (!got.ok || got.value === null) return;
-    for (const j of got.value.jobs) m.queueJobs.set({ queue: j.queue, state: j.state }, j.count);
-    for (const o of got.value.oldestWaitingS) m.oldestWaiting.set({ queue: o.queue }, o.seconds);
-    m.callbacksPending.set(got.value.callbacksPending);
+    redisUp?.set(got === TIMED_OUT ? 0 : 1);
+    if (got === TIMED_OUT || got === null) return;
+    for (const j of got.jobs) m.queueJobs.set({ queue: j.queue, state: j.state }, j.count);
+    for (const o of got.oldestWaitingS) m.oldestWaiting.set({ queue: o.queue }, o.seconds);
+    m.callbacksPending.set(got.callbacksPending);
   };
   let collecting: Promise<void> | null = null;
   const collectOnce = async (): Promise<void> => {
@@ -151,15 +153,3 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   return m;
 }
 
-/** `promise`'s value, or not ok when it rejects or takes longer than `ms`. Never rejects. */
-async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<{ ok: true; value: T } | { ok: false }> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<{ ok: false }>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false }), ms);
-  });
-  try {
-    return await Promise.race([promise.then((value) => ({ ok: true as const, value }), () => ({ ok: false as const })), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -9,20 +9,16 @@ import { QUEUE_NAMES } from '../config.js';
 import { DependencyError } from '../errors.js';
 import type { Keys } from '../store/keys.js';
 import type { QueueGauges } from './metrics.js';
+import { queuedAt } from '../store/fields.js';
+import { redisConnectionLost } from '../runtime/redis.js';
 
 const LOCK_MS = 30_000;
 const STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
-/** ioredis states of a client whose connection is gone. */
-const LOST = new Set(['reconnecting', 'close', 'end']);
 
-/**
- * Seconds since a task record's `queued` (when it last joined the line: its
- * submit, the end of its delay_s, or an API retry), or its `created` for
- * records written before `queued` existed; 0 when neither reads.
- */
+/** Seconds since a task record last joined its queue (see queuedAt); 0 when that does not read. */
 export function waitedSeconds(queued: string | null | undefined, created: string | null | undefined, now: number): number {
-  const at = Number(queued || created);
-  return at > 0 ? Math.max(0, (now - at) / 1000) : 0;
+  const at = queuedAt(queued, created);
+  return at === null ? 0 : Math.max(0, (now - at) / 1000);
 }
 
 export function queueGaugeCollector(redis: Redis, keys: Keys, owner: string): () => Promise<QueueGauges | null> {
@@ -31,7 +27,7 @@ export function queueGaugeCollector(redis: Redis, keys: Keys, owner: string): ()
     // The shared client's commands wait for a reconnect: issued while the
     // connection is lost, they would sit in its offline queue until Redis is
     // back. (A scrape stops waiting after a time anyway, see metrics.ts.)
-    if (LOST.has(redis.status)) throw new DependencyError('redis_unavailable', `Redis is not connected (${redis.status}).`);
+    if (redisConnectionLost(redis)) throw new DependencyError('redis_unavailable', `Redis is not connected (${redis.status}).`);
     // Take the lock, or keep it if it is ours (one round trip either way).
     const held = (await redis.eval(
       `local v = redis.call("get", KEYS[1])

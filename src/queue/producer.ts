@@ -13,6 +13,7 @@ import type { Keys } from '../store/keys.js';
 import { tenantTasksKey } from '../store/task-list.js';
 import { createQueue, type TaskQueue } from './queues.js';
 import { callScript, defineScript } from '../store/scripts.js';
+import { TIMED_OUT, within } from '../within.js';
 
 export interface NewTask {
   task_type: string;
@@ -115,15 +116,9 @@ export function taskRecordFields(id: string, tenant: string, task: NewTask, crea
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const r = await within(promise, ms);
+  if (r === TIMED_OUT) throw new Error(`timed out after ${ms} ms`);
+  return r;
 }
 
 export function createProducer(opts: ProducerOptions): Producer {

@@ -88,6 +88,16 @@ export async function closeRedis(redis: Redis, timeoutMs = 2000): Promise<void> 
 }
 
 /**
+ * Whether a client has lost its connection (ioredis `reconnecting`, `close`,
+ * `end`): its commands would wait in the offline queue until Redis is back,
+ * so callers that must answer now refuse at once instead. (`connecting`, the
+ * first connection, is left to their own timeouts.)
+ */
+export function redisConnectionLost(redis: Redis): boolean {
+  return redis.status === 'reconnecting' || redis.status === 'close' || redis.status === 'end';
+}
+
+/**
  * Waits for `work`, a step of a drain that needs Redis, but not for Redis
  * itself: once `afterMs` have passed, it stops waiting as soon as `redis` is
  * not connected (checked every 50 ms). Its commands would wait for a

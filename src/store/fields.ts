@@ -11,6 +11,16 @@ export function epochMs(raw: string | null | undefined): number | null {
   return Number.isFinite(n) && n > 0 ? n : null;
 }
 
+/**
+ * When a task last joined its queue (epoch ms): its `queued` field (its
+ * submit, the end of its delay_s, a retry or a requeue), or `created` for
+ * records written before `queued` existed; null when neither reads. The
+ * queue-wait metrics and `taskhook top` count from it.
+ */
+export function queuedAt(queued: string | null | undefined, created: string | null | undefined): number | null {
+  return epochMs(queued) ?? epochMs(created);
+}
+
 /** Epoch ms as ISO 8601, null stays null. */
 export function isoOf(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();

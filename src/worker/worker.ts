@@ -22,6 +22,7 @@ import { runTask, StopSwitch } from './base-task.js';
 import { createProgressWriter } from './progress.js';
 import { claimed, progressEntry, startedDeliveries } from './outcome.js';
 import { createFinisher } from './finisher.js';
+import { queuedAt } from '../store/fields.js';
 
 export interface WorkerOptions {
   config: Config;
@@ -221,9 +222,8 @@ export function createWorker(opts: WorkerOptions): Worker {
       progressOf.settled = true;
     };
     const log = opts.logger.child({ task_id: taskId, task_type: fields.type, queue, attempt: Number(fields.runs ?? 1), trace_id: traceId(fields.trace) });
-    if (verdict.kind === 'run' && fields.created) {
-      opts.metrics?.queueWait.observe({ queue }, Math.max(0, Number(fields.started ?? Date.now()) - Number(fields.queued || fields.created)) / 1000);
-    }
+    const joined = verdict.kind === 'run' ? queuedAt(fields.queued, fields.created) : null;
+    if (joined !== null) opts.metrics?.queueWait.observe({ queue }, Math.max(0, Number(fields.started ?? Date.now()) - joined) / 1000);
     if (verdict.kind === 'cancel') {
       await finish(fields, { status: 'cancelled' }, log);
       return { outcome: 'cancelled' };

@@ -10,6 +10,7 @@ import { DependencyError, TaskhookError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../problem.js';
 import { readRedisSettings, type RedisSettings } from '../../runtime/redis.js';
+import { TIMED_OUT, within } from '../../within.js';
 
 export interface HealthRouteDeps {
   redis: Redis;
@@ -49,30 +50,14 @@ function cachedSettings(redis: Redis, ttlMs: number): () => Promise<RedisSafetyV
   };
 }
 
-async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([promise.catch(() => fallback), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** `promise`'s value, or `fallback` when it fails or takes longer than `ms`. */
+async function orWithin<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  const got = await within(promise.catch(() => fallback), ms);
+  return got === TIMED_OUT ? fallback : got;
 }
 
-async function ping(redis: Redis, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  try {
-    return await Promise.race([redis.ping().then((r) => r === 'PONG'), timeout]);
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+function ping(redis: Redis, timeoutMs: number): Promise<boolean> {
+  return orWithin(redis.ping().then((r) => r === 'PONG'), timeoutMs, false);
 }
 
 /**
@@ -113,7 +98,7 @@ export function healthRouter(deps: HealthRouteDeps): Router {
       return;
     }
     // Reported, not judged: start-up already refused an evicting Redis (see checkRedisSafety).
-    ctx.body = { status: 'ready', redis: await within(settings(), deps.pingTimeoutMs ?? 2000, unknown) };
+    ctx.body = { status: 'ready', redis: await orWithin(settings(), deps.pingTimeoutMs ?? 2000, unknown) };
   });
   return router;
 }
