@@ -6,7 +6,7 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { TaskhookError, coerceError, type FieldIssue } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -107,13 +107,23 @@ export function problemMiddleware(logger: Logger): Middleware {
       const err = coerceError(thrown);
       const problem = toProblem(err);
       const meta = { method: ctx.method, path: ctx.path, status: problem.status, code: problem.code };
-      if (problem.status >= 500) logger.error('request failed', { ...meta, error: err.message, stack: err.stack });
+      // A 503 is a dependency being down (Redis, the queue) or the process
+      // draining: expected while it lasts, and every request would log the
+      // same stack. Anything else 5xx is a bug.
+      if (problem.status === 503) logger.warn('request refused: service unavailable', { ...meta, error: err.message });
+      else if (problem.status >= 500) logger.error('request failed', { ...meta, error: err.message, stack: err.stack });
       else logger.debug('request rejected', { ...meta, detail: problem.detail });
-      ctx.status = problem.status;
-      ctx.type = PROBLEM_CONTENT_TYPE;
-      ctx.body = JSON.stringify(problem);
+      renderProblem(ctx, err);
     }
   };
+}
+
+/** Answers with `err` as a problem+json body (status, stable code; a 5xx never shows its message). */
+export function renderProblem(ctx: Context, err: unknown): void {
+  const problem = toProblem(err);
+  ctx.status = problem.status;
+  ctx.type = PROBLEM_CONTENT_TYPE;
+  ctx.body = JSON.stringify(problem);
 }
 
 /**

@@ -1,10 +1,13 @@
 import { Router } from '@koa/router';
 import { expect } from 'chai';
+import sinon from 'sinon';
 import { TaskhookError } from '../../src/errors.js';
+import { silentLogger } from '../../src/logger.js';
 import { call, expectProblem, startApi, type Harness } from './harness.js';
 
 describe('api: app, routing and problem+json', () => {
   let h: Harness;
+  const logger = silentLogger();
   before(async () => {
     const extra = new Router();
     extra.get('/api/v1/files/boom', () => {
@@ -16,10 +19,27 @@ describe('api: app, routing and problem+json', () => {
     extra.get('/api/v1/files/tenant', (ctx) => {
       ctx.body = { tenant: (ctx.state as { tenant?: string }).tenant };
     });
-    h = await startApi({}, { extraRouters: [extra] });
+    h = await startApi({}, { extraRouters: [extra], logger });
   });
   after(async () => {
     await h.close();
+  });
+
+  it('logs a 503 (a dependency down, expected while it lasts) at warn without a stack, any other 5xx at error with one', async () => {
+    const error = sinon.spy(logger, 'error');
+    const warn = sinon.spy(logger, 'warn');
+    try {
+      expect((await call(h, 'GET', '/api/v1/files/busy')).status).to.equal(503);
+      expect(error.called).to.equal(false);
+      expect(warn.calledOnce).to.equal(true);
+      expect((warn.firstCall.args as unknown[])[1]).to.include({ status: 503, code: 'media_busy' }).and.not.have.property('stack');
+      expect((await call(h, 'GET', '/api/v1/files/boom')).status).to.equal(500);
+      expect(error.calledOnce).to.equal(true);
+      expect((error.firstCall.args as unknown[])[1]).to.have.property('stack');
+    } finally {
+      error.restore();
+      warn.restore();
+    }
   });
 
   it('GET /healthz → 200 { status: "ok" }', async () => {

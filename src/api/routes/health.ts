@@ -5,10 +5,9 @@
  */
 import { Router } from '@koa/router';
 import type { Redis } from 'ioredis';
-import type { Context } from 'koa';
 import { DependencyError, TaskhookError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { PROBLEM_CONTENT_TYPE, toProblem } from '../problem.js';
+import { renderProblem } from '../problem.js';
 import { readRedisSettings, type RedisSettings } from '../../runtime/redis.js';
 import { TIMED_OUT, within } from '../../within.js';
 
@@ -60,16 +59,6 @@ function ping(redis: Redis, timeoutMs: number): Promise<boolean> {
   return orWithin(redis.ping().then((r) => r === 'PONG'), timeoutMs, false);
 }
 
-/**
- * A 503 answered here rather than thrown: the error middleware would log
- * every probe at error level with a stack, and a load balancer probes every
- * few seconds for as long as Redis is down. Same problem body.
- */
-function notReady(ctx: Context, err: TaskhookError): void {
-  ctx.status = 503;
-  ctx.type = PROBLEM_CONTENT_TYPE;
-  ctx.body = JSON.stringify(toProblem(err));
-}
 
 export function healthRouter(deps: HealthRouteDeps): Router {
   const router = new Router();
@@ -81,10 +70,13 @@ export function healthRouter(deps: HealthRouteDeps): Router {
   });
   // Whether the last probe found Redis answering; logged only when it changes.
   let redisAnswered = true;
+  // Its 503s are answered here rather than thrown: the error middleware logs
+  // every failed request, and a load balancer probes every few seconds for as
+  // long as Redis is down; readiness logs its changes instead.
   router.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     if (deps.isShuttingDown()) {
-      notReady(ctx, new TaskhookError('shutting_down', 'The service is shutting down.', { status: 503 }));
+      renderProblem(ctx, new TaskhookError('shutting_down', 'The service is shutting down.', { status: 503 }));
       return;
     }
     const answered = await ping(deps.redis, deps.pingTimeoutMs ?? 2000);
@@ -94,7 +86,7 @@ export function healthRouter(deps: HealthRouteDeps): Router {
       else deps.logger?.warn('not ready: Redis did not answer PING; /readyz answers 503 until it does');
     }
     if (!answered) {
-      notReady(ctx, new DependencyError('redis_unavailable', 'Redis did not answer PING.'));
+      renderProblem(ctx, new DependencyError('redis_unavailable', 'Redis did not answer PING.'));
       return;
     }
     // Reported, not judged: start-up already refused an evicting Redis (see checkRedisSafety).
