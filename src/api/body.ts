@@ -28,7 +28,7 @@ export class UnsupportedMediaTypeError extends TaskhookError {
  * which answers '' for a header it cannot parse, and '' reads as "no charset":
  * a malformed `; charset=utf-16; x` would then be decoded as UTF-8 after all.
  */
-export function declaresOnlyUtf8(contentType: string): boolean {
+function declaresOnlyUtf8(contentType: string): boolean {
   const params = contentType.split(';').slice(1);
   for (const param of params) {
     const eq = param.indexOf('=');

@@ -11,7 +11,7 @@
  *
  * Where setpriv is missing or too old (macOS, images without util-linux) tools
  * run directly, as before; temp dirs are still swept at the next worker start
- * (see sweep.ts), only the orphaned child runs on until its input ends.
+ * (see temp-dir.ts), only the orphaned child runs on until its input ends.
  */
 import { spawn } from 'node:child_process';
 

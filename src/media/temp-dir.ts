@@ -46,12 +46,17 @@ export function currentOwner(): Owner {
   return { host: hostname(), pid: process.pid, started: Math.round(performance.timeOrigin) };
 }
 
+/** Where task temp dirs live: MEDIA_TMP_DIR, else the OS temp dir. */
+function tempRoot(config: Pick<Config, 'MEDIA_TMP_DIR'>): string {
+  return path.resolve(config.MEDIA_TMP_DIR ?? tmpdir());
+}
+
 /**
- * A new temp dir for a task in `root` (what `ctx.tempDir()` gives), marked as
- * this process's so that a sweep after a crash can tell when it is dead.
+ * A new temp dir for a task (what `ctx.tempDir()` gives), marked as this
+ * process's so that a sweep after a crash can tell when it is dead.
  */
-export async function createTaskTempDir(root: string, taskId: string): Promise<string> {
-  const dir = await mkdtemp(path.join(root, `taskhook-${taskId}-`));
+export async function createTaskTempDir(config: Pick<Config, 'MEDIA_TMP_DIR'>, taskId: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tempRoot(config), `taskhook-${taskId}-`));
   await writeFile(path.join(dir, OWNER_FILE), JSON.stringify(currentOwner()));
   return dir;
 }
@@ -62,7 +67,7 @@ export async function sweepTempDirs(
   now: number = Date.now(),
   self: Owner = currentOwner(),
 ): Promise<number> {
-  const root = path.resolve(config.MEDIA_TMP_DIR ?? tmpdir());
+  const root = tempRoot(config);
   let names: string[];
   try {
     names = await readdir(root);

@@ -20,7 +20,7 @@ export async function listen(server: Server, port: number, host: string, setting
 }
 
 /** EADDRINUSE and friends are expected at start-up: one line that names the setting, no stack. */
-export function listenError(err: Error, port: number, host: string, setting: PortSetting): Error {
+function listenError(err: Error, port: number, host: string, setting: PortSetting): Error {
   const where = `${setting}=${port} (HOST=${host})`;
   switch ((err as NodeJS.ErrnoException).code) {
     case 'EADDRINUSE':

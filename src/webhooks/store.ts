@@ -112,14 +112,6 @@ export interface SubscriptionStore {
 
 const orNull = (raw: string | undefined): string | null => (raw === undefined || raw === '' ? null : raw);
 
-/**
- * Creates a subscription unless the tenant is at its cap, in one step: a
- * ZCARD followed by a separate MULTI let parallel creates all pass the count.
- * KEYS[1] the tenant's index, KEYS[2] the new subscription's hash
- * ARGV[1] the cap, ARGV[2] created (epoch ms, the index score), ARGV[3] id,
- * ARGV[4..] the hash's field/value pairs
- * Returns 1, or 0 when the tenant already has ARGV[1] subscriptions.
- */
 /** A subscription from its hash (HGETALL), or null for an empty/foreign one. Pure and total. */
 export function parseSubscription(h: Record<string, string>): Subscription | null {
   if (!h.id || !h.tenant || !h.url || !h.secret) return null;

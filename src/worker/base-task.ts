@@ -5,7 +5,6 @@
  * only says how the run ended.
  */
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config.js';
 import { TaskTimeoutError, coerceError } from '../errors.js';
@@ -112,7 +111,7 @@ export async function runTask(opts: RunOptions): Promise<RunOutcome> {
       opts.onProgress(Math.max(0, Math.min(100, Math.round(percent))), info);
     },
     tempDir: () => {
-      tempDir ??= createTaskTempDir(opts.config.MEDIA_TMP_DIR ?? tmpdir(), opts.taskId);
+      tempDir ??= createTaskTempDir(opts.config, opts.taskId);
       return tempDir;
     },
   };

@@ -62,7 +62,7 @@ describe('media/temp-dir', () => {
 
   it("keeps this process's dirs and removes an earlier process's with the same pid (pid reuse)", async () => {
     const self = currentOwner();
-    const mine = await createTaskTempDir(root, randomUUID());
+    const mine = await createTaskTempDir({ MEDIA_TMP_DIR: root }, randomUUID());
     const reused = await tempDir({ ...self, started: self.started - 60_000 });
     expect(await sweepTempDirs({ MEDIA_TMP_DIR: root })).to.equal(1);
     expect(await exists(mine)).to.equal(true);

@@ -8,6 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { createTaskTempDir } from '../../../src/media/temp-dir.js';
 
 const root = process.argv[2] as string;
-const dir = await createTaskTempDir(root, randomUUID());
+const dir = await createTaskTempDir({ MEDIA_TMP_DIR: root }, randomUUID());
 process.stdout.write(`DIR ${dir}\n`);
 setInterval(() => undefined, 1000);
