@@ -8,12 +8,11 @@
  * cannot block a key for more than `lockMs`; a 2xx answer is stored and kept
  * `ttlMs`; any other outcome releases the key so the client can retry.
  *
- * The handler gets the claim and may complete it itself, in the same Redis
- * step as its own writes (the submit routes pass it to the producer's
- * script) and says so, which saves the separate store. Then no crash or
- * lost reply between "tasks queued" and "answer stored" can let a retry
- * queue the tasks a second time, and a release after such a failure leaves
- * the completed answer alone.
+ * The handler gets the claim and completes it itself, in the same Redis step
+ * as its own writes (the submit routes pass it to the producer's script,
+ * src/queue/lua/submit.lua). Then no crash or lost reply between "tasks
+ * queued" and "answer stored" can let a retry queue the tasks a second time,
+ * and a release after such a failure leaves the completed answer alone.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
@@ -62,18 +61,6 @@ return {"done", r[1] or "", r[2] or "", r[3] or ""}
 `;
 
 /**
- * KEYS[1] the idem hash
- * ARGV[1] claim token, ARGV[2] status, ARGV[3] response JSON, ARGV[4] location, ARGV[5] TTL (ms)
- * Stores the answer only while the claim is still ours (a lock that expired may have been re-claimed).
- */
-const COMPLETE_LUA = `
-if redis.call("hget", KEYS[1], "token") ~= ARGV[1] then return 0 end
-redis.call("hset", KEYS[1], "state", "done", "status", ARGV[2], "response", ARGV[3], "location", ARGV[4])
-redis.call("pexpire", KEYS[1], ARGV[5])
-return 1
-`;
-
-/**
  * KEYS[1] the idem hash; ARGV[1] claim token. Deletes the claim if it is still
  * ours and unanswered: a handler whose reply was lost may have stored its answer.
  */
@@ -83,7 +70,7 @@ if c[1] ~= ARGV[1] or c[2] == "done" then return 0 end
 return redis.call("del", KEYS[1])
 `;
 
-const SCRIPTS = { th_idem_claim: CLAIM_LUA, th_idem_complete: COMPLETE_LUA, th_idem_release: RELEASE_LUA } as const;
+const SCRIPTS = { th_idem_claim: CLAIM_LUA, th_idem_release: RELEASE_LUA } as const;
 
 type ClaimReply = ['claimed'] | ['mismatch'] | ['in_flight'] | ['done', string, string, string];
 
@@ -98,7 +85,7 @@ export interface IdempotencyOptions {
   lockMs?: number;
 }
 
-/** A claimed key, for a handler that completes it together with its own writes. */
+/** A claimed key, for the handler to complete together with its own writes (status, body, Location, TTL). */
 export interface IdempotencyClaim {
   /** The claim's Redis hash. */
   key: string;
@@ -107,15 +94,10 @@ export interface IdempotencyClaim {
   ttlMs: number;
 }
 
-/**
- * What a handler may return: `'answer-stored'` when it completed the claim in
- * the same Redis step as its own writes, so `run` need not store the answer.
- */
-export type IdempotentHandlerResult = 'answer-stored' | void;
-
 export interface Idempotency {
   /**
-   * Runs `handler` once per (tenant, Idempotency-Key). Without the header it
+   * Runs `handler` once per (tenant, Idempotency-Key); a handler that answers
+   * 2xx must have completed the claim it was given. Without the header it
    * just runs `handler` (with `null`). `scope` names the endpoint (aliases
    * share one) and `body` is the parsed request body: both go into the
    * request fingerprint.
@@ -124,7 +106,7 @@ export interface Idempotency {
     ctx: Context & { state: AuthState },
     scope: string,
     body: unknown,
-    handler: (claim: IdempotencyClaim | null) => Promise<IdempotentHandlerResult>,
+    handler: (claim: IdempotencyClaim | null) => Promise<void>,
   ): Promise<void>;
 }
 
@@ -239,28 +221,15 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
         case 'claimed':
           break;
       }
-      let result: IdempotentHandlerResult;
       try {
-        result = await handler({ key, token, ttlMs });
+        await handler({ key, token, ttlMs });
       } catch (err) {
         // Nothing was created, or the handler stored its answer before its reply was lost
         // (release keeps a completed claim): either way the client may retry with the same key.
         await release(key, token);
         throw err;
       }
-      if (ctx.status < 200 || ctx.status > 299) {
-        await release(key, token);
-        return;
-      }
-      if (result === 'answer-stored') return;
-      const location = ctx.response.get('Location');
-      const response = typeof ctx.body === 'string' ? ctx.body : JSON.stringify(ctx.body);
-      try {
-        await evalScript<number>('th_idem_complete', key, [token, ctx.status, response, location, ttlMs]);
-      } catch (err) {
-        // The task exists: answer it. The claim expires with its lock.
-        logger.warn('could not store an idempotent response', { err: coerceError(err).message });
-      }
+      if (ctx.status < 200 || ctx.status > 299) await release(key, token);
     },
   };
 }

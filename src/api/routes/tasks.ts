@@ -12,7 +12,7 @@ import { readTaskView } from '../../store/task-view.js';
 import type { TaskRegistry } from '../../tasks/registry.js';
 import type { AuthState } from '../auth.js';
 import { readJsonBody } from '../body.js';
-import type { Idempotency, IdempotencyClaim, IdempotentHandlerResult } from '../idempotency.js';
+import type { Idempotency, IdempotencyClaim } from '../idempotency.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { newTraceparent, parseTraceparent } from '../../trace.js';
 import { MAX_BATCH_TASKS, batchEnvelopeSchema, taskBodySchema, zodIssues, type BodyLimits } from '../schemas.js';
@@ -112,7 +112,7 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
   }
 
   /** Runs a submit once per Idempotency-Key (when configured and sent). */
-  async function once(ctx: Ctx, scope: string, raw: unknown, handler: (claim: IdempotencyClaim | null) => Promise<IdempotentHandlerResult>): Promise<void> {
+  async function once(ctx: Ctx, scope: string, raw: unknown, handler: (claim: IdempotencyClaim | null) => Promise<void>): Promise<void> {
     if (deps.idempotency) await deps.idempotency.run(ctx, scope, raw, handler);
     else await handler(null);
   }
@@ -139,7 +139,7 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
   }
 
   /** Queues one task; with a claim, the producer's script also stores the answer. */
-  async function queueOne(ctx: Ctx, raw: unknown, claim: IdempotencyClaim | null): Promise<IdempotentHandlerResult> {
+  async function queueOne(ctx: Ctx, raw: unknown, claim: IdempotencyClaim | null): Promise<void> {
     const checked = await checkTask(raw, '');
     if (!checked.task) fail(checked.issues, checked.unknownType);
     const taskType = checked.task.task_type;
@@ -157,7 +157,6 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
     ctx.status = 202;
     if (a.location) ctx.set('Location', a.location);
     ctx.body = a.body;
-    return claim ? 'answer-stored' : undefined;
   }
 
   async function submitBatch(ctx: Ctx): Promise<void> {
@@ -165,7 +164,7 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
     await once(ctx, 'batch', raw, (claim) => queueBatch(ctx, raw, claim));
   }
 
-  async function queueBatch(ctx: Ctx, raw: unknown, claim: IdempotencyClaim | null): Promise<IdempotentHandlerResult> {
+  async function queueBatch(ctx: Ctx, raw: unknown, claim: IdempotencyClaim | null): Promise<void> {
     const envelope = batchSchema.safeParse(raw);
     const envelopeIssues = envelope.success ? [] : zodIssues(envelope.error);
     // The elements and the shared callback_url are checked even when the rest of
@@ -200,7 +199,6 @@ export function tasksRouter(deps: TasksRouteDeps): Router<AuthState> {
     for (const t of newTasks) deps.metrics?.tasksSubmitted.inc({ task_type: t.task_type });
     ctx.status = 202;
     ctx.body = answer(queued).body;
-    return claim ? 'answer-stored' : undefined;
   }
 
   async function getTask(ctx: Ctx): Promise<void> {
