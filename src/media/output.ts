@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
+import { abortReason } from './ffmpeg.js';
 
 export interface OutputFile {
   filename: string;
@@ -70,8 +71,18 @@ function partialName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.part`);
 }
 
-/** Writes `data` atomically as an output and describes it. */
-export async function writeOutput(config: OutputConfig, taskId: string, filename: string, data: Uint8Array | string): Promise<OutputFile> {
+/** Publishing after an abort is refused: a cancelled or timed-out task leaves no result behind. */
+function refuseIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+/**
+ * Writes `data` atomically as an output and describes it. With the task's
+ * `signal`, nothing is written once it has fired (work that cannot be
+ * interrupted, like sharp's, may end after an abort).
+ */
+export async function writeOutput(config: OutputConfig, taskId: string, filename: string, data: Uint8Array | string, signal?: AbortSignal): Promise<OutputFile> {
+  refuseIfAborted(signal);
   const target = targetPath(config, taskId, filename);
   await mkdir(path.dirname(target), { recursive: true });
   const partial = partialName(target);
@@ -88,8 +99,10 @@ export async function writeOutput(config: OutputConfig, taskId: string, filename
 /**
  * Moves a finished file (usually from the task's temp dir) into the outputs.
  * A rename when both are on one file system, else copy-to-partial then rename.
+ * With the task's `signal`, nothing is moved once it has fired.
  */
-export async function moveToOutput(config: OutputConfig, taskId: string, source: string, filename: string): Promise<OutputFile> {
+export async function moveToOutput(config: OutputConfig, taskId: string, source: string, filename: string, signal?: AbortSignal): Promise<OutputFile> {
+  refuseIfAborted(signal);
   const target = targetPath(config, taskId, filename);
   await mkdir(path.dirname(target), { recursive: true });
   try {

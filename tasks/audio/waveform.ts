@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTask } from '../../src/tasks/define.js';
 import { InvalidInputError } from '../../src/errors.js';
-import { abortReason, progressPercent, runFfmpeg } from '../../src/media/ffmpeg.js';
+import { progressPercent, runFfmpeg } from '../../src/media/ffmpeg.js';
 import { colourSchema, dimensionSchema, loadSharp } from '../../src/media/image.js';
 import { mediaInputSchema, resolveInput } from '../../src/media/input.js';
 import { assertDuration, assertOutputDimensions } from '../../src/media/limits.js';
@@ -61,10 +61,9 @@ export default defineTask({
     const sharp = await loadSharp();
     const png = await sharp(raw, { raw: { width: data.width, height: data.height, channels: 4 } }).png().toBuffer();
     // sharp cannot be interrupted; at least do not publish a result after an abort.
-    if (ctx.signal.aborted) throw abortReason(ctx.signal);
-    const image = await writeOutput(ctx.config, ctx.taskId, 'waveform.png', png);
+    const image = await writeOutput(ctx.config, ctx.taskId, 'waveform.png', png, ctx.signal);
     const json = JSON.stringify({ version: 1, points: peaks.length, duration_s: info.duration_s, sample_rate: PCM_RATE, peaks });
-    const peaksFile = await writeOutput(ctx.config, ctx.taskId, 'peaks.json', json);
+    const peaksFile = await writeOutput(ctx.config, ctx.taskId, 'peaks.json', json, ctx.signal);
     ctx.reportProgress(100);
     return {
       files: [image, peaksFile],

@@ -13,7 +13,6 @@ import {
   openImage,
   qualitySchema,
 } from '../../src/media/image.js';
-import { abortReason } from '../../src/media/ffmpeg.js';
 import { mediaInputSchema, resolveInput } from '../../src/media/input.js';
 import { assertOutputDimensions, assertPixels, fitDimensions } from '../../src/media/limits.js';
 import { writeOutput } from '../../src/media/output.js';
@@ -89,8 +88,7 @@ export default defineTask({
       throw imageError(err);
     }
     // sharp cannot be interrupted; at least do not publish a result after an abort.
-    if (ctx.signal.aborted) throw abortReason(ctx.signal);
-    const written = await writeOutput(ctx.config, ctx.taskId, `image.${EXTENSIONS[format]}`, out.data);
+    const written = await writeOutput(ctx.config, ctx.taskId, `image.${EXTENSIONS[format]}`, out.data, ctx.signal);
     ctx.reportProgress(100);
     return {
       files: [written],

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defineTask } from '../../src/tasks/define.js';
 import { InvalidInputError } from '../../src/errors.js';
-import { abortReason, runFfmpeg } from '../../src/media/ffmpeg.js';
+import { runFfmpeg } from '../../src/media/ffmpeg.js';
 import { EXTENSIONS, FITS, IMAGE_FORMATS, applyFormat, dimensionSchema, imageError, openImage, qualitySchema } from '../../src/media/image.js';
 import { mediaInputSchema, resolveInput } from '../../src/media/input.js';
 import { assertOutputDimensions, assertPixels, fitDimensions } from '../../src/media/limits.js';
@@ -78,8 +78,7 @@ export default defineTask({
       throw imageError(err);
     }
     // sharp cannot be interrupted; at least do not publish a result after an abort.
-    if (ctx.signal.aborted) throw abortReason(ctx.signal);
-    const written = await writeOutput(ctx.config, ctx.taskId, `thumbnail.${EXTENSIONS[data.format]}`, out.data);
+    const written = await writeOutput(ctx.config, ctx.taskId, `thumbnail.${EXTENSIONS[data.format]}`, out.data, ctx.signal);
     ctx.reportProgress(100);
     return {
       files: [written],

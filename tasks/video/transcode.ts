@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defineTask } from '../../src/tasks/define.js';
 import { InvalidInputError } from '../../src/errors.js';
-import { abortReason, progressPercent, runFfmpeg } from '../../src/media/ffmpeg.js';
+import { progressPercent, runFfmpeg } from '../../src/media/ffmpeg.js';
 import { mediaInputSchema, resolveInput } from '../../src/media/input.js';
 import { assertDuration, assertOutputDimensions, assertPixels } from '../../src/media/limits.js';
 import { moveToOutput } from '../../src/media/output.js';
@@ -103,8 +103,7 @@ export default defineTask({
 
     const out = await probeMedia(ctx.config, tmp, ctx.signal);
     // An abort that came after the last child exited still means: publish nothing.
-    if (ctx.signal.aborted) throw abortReason(ctx.signal);
-    const written = await moveToOutput(ctx.config, ctx.taskId, tmp, `video.${ext}`);
+    const written = await moveToOutput(ctx.config, ctx.taskId, tmp, `video.${ext}`, ctx.signal);
     ctx.reportProgress(100);
     return {
       files: [written],
