@@ -26,7 +26,12 @@ function sha256(text: string): Buffer {
 
 /** The tenant id of an API key. */
 export function tenantOf(apiKey: string): string {
-  return sha256(apiKey).toString('hex').slice(0, TENANT_ID_LENGTH);
+  return tenantOfDigest(sha256(apiKey).toString('hex'));
+}
+
+/** The tenant id of a key's SHA-256 digest (hex): what a `sha256:` entry of API_KEYS or a dashboard session holds. */
+export function tenantOfDigest(digestHex: string): string {
+  return digestHex.slice(0, TENANT_ID_LENGTH);
 }
 
 /**
@@ -75,7 +80,7 @@ export function authMiddleware(apiKeys: readonly string[]): Middleware<AuthState
       ctx.set('WWW-Authenticate', 'Bearer realm="taskhook"');
       throw new UnauthorizedError();
     }
-    ctx.state.tenant = digest.toString('hex').slice(0, TENANT_ID_LENGTH);
+    ctx.state.tenant = tenantOfDigest(digest.toString('hex'));
     await next();
   };
 }

@@ -11,7 +11,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Redis } from 'ioredis';
 import { TaskhookError } from '../errors.js';
-import { TENANT_ID_LENGTH } from '../api/auth.js';
+import { tenantOfDigest } from '../api/auth.js';
 import { readLimited } from '../api/body.js';
 
 export const SESSION_COOKIE = 'th_session';
@@ -44,7 +44,7 @@ export function createSessionStore(redis: Redis, prefix: string, ttlMs: number, 
     async create(keyDigest) {
       const id = randomBytes(32).toString('base64url');
       const key = keyDigest.toString('hex');
-      const session: Session = { tenant: key.slice(0, TENANT_ID_LENGTH), csrf: randomBytes(32).toString('base64url') };
+      const session: Session = { tenant: tenantOfDigest(key), csrf: randomBytes(32).toString('base64url') };
       await redis
         .multi()
         .hset(sessionKey(prefix, id), { tenant: session.tenant, csrf: session.csrf, key, created: String(Date.now()) })
