@@ -5,11 +5,11 @@
  * as JSON.
  */
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { parseConfig } from '../config.js';
-import { DependencyError, coerceError } from '../errors.js';
+import { coerceError } from '../errors.js';
 import { createKeys, type Keys } from '../store/keys.js';
-import { redisHint } from '../runtime/redis.js';
+import { connectRedis } from '../runtime/redis.js';
 import { readTop, type TopSnapshot } from './top-data.js';
 import { EXIT_FAILED, EXIT_OK, intFlag, parseFlags, type CliIo } from './io.js';
 import { TIMED_OUT, within } from '../within.js';
@@ -95,26 +95,15 @@ export async function runTop(argv: string[], io: CliIo): Promise<number> {
  * background, so each refresh either shows fresh numbers or says Redis is
  * unreachable. Never a stale screen that looks healthy.
  */
-async function connectTopClient(url: string): Promise<Redis> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
+function connectTopClient(url: string): Promise<Redis> {
+  // Each refresh reports what it could not read (connectRedis keeps an 'error' listener).
+  return connectRedis(url, CONNECT_TIMEOUT_MS, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: TOP_READ_TIMEOUT_MS,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    retryStrategy: (n) => Math.min(100 * 2 ** n, 1000),
+    retryStrategy: (n: number) => Math.min(100 * 2 ** n, 1000),
+    enableAutoPipelining: false,
   });
-  redis.on('error', () => undefined); // each refresh reports what it could not read
-  try {
-    await Promise.race([
-      redis.connect(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), CONNECT_TIMEOUT_MS).unref()),
-    ]);
-    return redis;
-  } catch (err) {
-    redis.disconnect();
-    throw new DependencyError('redis_unavailable', redisHint(url), err);
-  }
 }
 
 type Refresh = { ok: true; snapshot: TopSnapshot } | { ok: false; reason: string };

@@ -2,7 +2,7 @@
  * Connecting to Redis at start-up: fail fast with a message a person can act
  * on (never hang, never a stack), then check that Redis cannot evict work.
  */
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
 import { DependencyError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -34,9 +34,10 @@ function authHint(url: string, err: Error): string {
 /**
  * Resolves once connected; rejects with a DependencyError after `timeoutMs`:
  * `redis_auth_failed` when Redis answered but refused us (starting another
- * Redis would not help), otherwise `redis_unavailable`.
+ * Redis would not help), otherwise `redis_unavailable`. `overrides` change
+ * the client's options (a tool that must fail fast instead of waiting).
  */
-export async function connectRedis(url: string, timeoutMs = 3000): Promise<Redis> {
+export async function connectRedis(url: string, timeoutMs = 3000, overrides: RedisOptions = {}): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: true,
     // Commands wait for a reconnect (Redis restarts) instead of failing at once.
@@ -46,6 +47,7 @@ export async function connectRedis(url: string, timeoutMs = 3000): Promise<Redis
     // Commands issued in the same tick share one socket write: the hot path
     // issues many small independent commands from concurrent tasks.
     enableAutoPipelining: true,
+    ...overrides,
   });
   // The connect promise only says "Connection is closed"; the reason comes as an event.
   let refused: Error | null = null;
