@@ -4,12 +4,23 @@
  * Nothing is parsed at import time.
  */
 import { z } from 'zod';
-import { ConfigError, type FieldIssue } from './errors.js';
+import { ConfigError, ValidationError, type FieldIssue } from './errors.js';
 import { standardWebhooksKey } from './delivery/sign.js';
 
 /** Known queues. Every task definition names one of them. */
 export const QUEUE_NAMES = ['video', 'image', 'audio', 'debug'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
+
+/** Queue names as given (flag or WORKER_QUEUES), checked; duplicates dropped. Throws a ValidationError naming the unknown ones. */
+export function parseQueues(names: readonly string[]): QueueName[] {
+  const unknown = names.filter((n) => !(QUEUE_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new ValidationError(`Unknown queue(s): ${unknown.join(', ')}. Known queues: ${QUEUE_NAMES.join(', ')}.`, [
+      { field: 'queues', message: `unknown: ${unknown.join(', ')}` },
+    ]);
+  }
+  return [...new Set(names)] as QueueName[];
+}
 
 /** Secrets shipped for local development only; refused in production. */
 export const DEV_API_KEY = 'dev-key';

@@ -2,7 +2,7 @@
  * `taskhook worker`: the same process as `npm run worker` (src/runtime/run.ts). Once
  * started it owns the process: its signal handlers drain and exit.
  */
-import { QUEUE_NAMES, parseConfig } from '../config.js';
+import { parseConfig, parseQueues } from '../config.js';
 import { ConfigError, ValidationError } from '../errors.js';
 import { ENV_NOTE } from './env-note.js';
 import { EXIT_OK, parseFlags, usageError, type CliIo, type CommandResult } from './io.js';
@@ -58,14 +58,16 @@ function checkQueues(flag: string | undefined, env: string | undefined): void {
   const raw = flag ?? env;
   if (raw === undefined || raw === '') return;
   const names = raw.split(',').map((q) => q.trim()).filter((q) => q.length > 0);
-  const unknown = names.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
-  const problem =
-    names.length === 0
-      ? `names no queue ("${raw}")`
-      : unknown.length > 0
-        ? `Unknown queue(s): ${unknown.join(', ')}. Known queues: ${QUEUE_NAMES.join(', ')}.`
-        : null;
-  if (problem === null) return;
+  let problem: string | null = names.length === 0 ? `names no queue ("${raw}")` : null;
+  if (problem === null) {
+    try {
+      parseQueues(names);
+      return;
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      problem = err.message;
+    }
+  }
   if (flag !== undefined) throw usageError(`--queues: ${problem}`);
   throw new ValidationError(`WORKER_QUEUES: ${problem}`, [{ field: 'WORKER_QUEUES', message: problem }]);
 }

@@ -1,8 +1,6 @@
 /** A worker process: task consumers for some queues plus a callback dispatcher. */
 import { hostname } from 'node:os';
-import type { QueueName } from '../config.js';
-import { QUEUE_NAMES } from '../config.js';
-import { ValidationError } from '../errors.js';
+import { parseQueues } from '../config.js';
 import type { TaskRegistry } from '../tasks/registry.js';
 import { createWorker, type RunningTask, type Worker } from '../worker/worker.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
@@ -101,15 +99,6 @@ function startHeartbeat(services: Services, queues: readonly string[], concurren
   };
 }
 
-export function parseQueues(names: readonly string[]): QueueName[] {
-  const unknown = names.filter((n) => !(QUEUE_NAMES as readonly string[]).includes(n));
-  if (unknown.length > 0) {
-    throw new ValidationError(`Unknown queue(s): ${unknown.join(', ')}. Known queues: ${QUEUE_NAMES.join(', ')}.`, [
-      { field: 'queues', message: `unknown: ${unknown.join(', ')}` },
-    ]);
-  }
-  return [...new Set(names)] as QueueName[];
-}
 
 export async function startWorkerProcess(services: Services, opts: WorkerProcessOptions): Promise<RunningWorker> {
   const queues = parseQueues(opts.queues);
