@@ -14,6 +14,7 @@ import { tenantTasksKey } from '../store/task-list.js';
 import { createQueue, type TaskQueue } from './queues.js';
 import { callScript, defineScript } from '../store/scripts.js';
 import { TIMED_OUT, within } from '../within.js';
+import { tickBatcher } from '../store/tick-batch.js';
 
 export interface NewTask {
   task_type: string;
@@ -91,8 +92,14 @@ const RETRY_BACKOFF_MS = 1000;
 const REQUEUE_WAIT_MS = 5000;
 const REQUEUE_POLL_MS = 25;
 
+/**
+ * The task record's fields in the order submit.lua receives their values:
+ * the names go to Redis once per script call, not once per task.
+ */
+const RECORD_FIELDS = ['id', 'type', 'queue', 'tenant', 'project', 'status', 'data', 'meta', 'cb', 'opts', 'created', 'queued', 'progress', 'runs', 'lost', 'gen', 'trace'] as const;
+
 /** The task record hash, exactly as docs/architecture.md lists it. */
-export function taskRecordFields(id: string, tenant: string, task: NewTask, createdMs: number): Record<string, string> {
+export function taskRecordFields(id: string, tenant: string, task: NewTask, createdMs: number): Record<(typeof RECORD_FIELDS)[number], string> {
   return {
     id,
     type: task.task_type,
@@ -126,6 +133,18 @@ export function createProducer(opts: ProducerOptions): Producer {
   defineScript(opts.redis, new URL('./lua/', import.meta.url), 'submit', 0);
   defineScript(opts.redis, new URL('./lua/', import.meta.url), 'retry', 4);
   const saveTimeoutMs = opts.saveTimeoutMs ?? 10_000;
+  // Every submit of one event-loop turn in one script call (see tick-batch.ts);
+  // each request is a list of script arguments (see submit.lua).
+  const submitHead: (string | number)[] = [opts.keys.task(''), `${opts.keys.bq}:`, RECORD_FIELDS.length, ...RECORD_FIELDS];
+  const sendSubmits = tickBatcher<{ args: (string | number)[]; tasks: number }, number>(
+    (requests) => {
+      const args = submitHead.slice();
+      args.push(requests.length);
+      for (const r of requests) for (const a of r.args) args.push(a);
+      return callScript<number[]>(opts.redis, 'submit', [], args);
+    },
+    { weight: (r) => r.tasks, maxWeight: 256 },
+  );
   let closed = false;
   let closing: Promise<void> | null = null;
 
@@ -160,25 +179,22 @@ export function createProducer(opts: ProducerOptions): Producer {
       const createdAt = new Date(now).toISOString();
       const queued = ids.map((task_id) => ({ task_id, created_at: createdAt }));
       // Records, index entries and jobs in one script: all of a task or none.
-      const args: (string | number)[] = [opts.keys.task(''), tenantTasksKey(opts.keys.prefix, tenant), `${opts.keys.bq}:`, now, tasks.length];
+      const args: (string | number)[] = [tenantTasksKey(opts.keys.prefix, tenant), now, tasks.length, idempotency ? '1' : '0'];
+      if (idempotency) {
+        const a = idempotency.answer(queued);
+        args.push(idempotency.key, idempotency.token, a.status, a.body, a.location, idempotency.ttlMs);
+      }
       tasks.forEach((task, i) => {
         const id = ids[i] as string;
         const job = buildJob(queueFor(task.queue), id, task.options, now);
         const delay = (job.options as { delay?: number }).delay;
         const record = taskRecordFields(id, tenant, task, now);
         // bee-queue's own serialisation (Job#toData is public in its JS, missing from its typings).
-        const data = (job as unknown as { toData(): string }).toData();
-        const n = args.push(id, task.queue, data, delay ? String(delay) : '', 0);
-        // A plain loop: Object.entries(...).flat() cost ~5 µs per task, ~3% of a submit.
-        for (const k in record) args.push(k, record[k] as string);
-        args[n - 1] = args.length - n;
+        args.push(id, task.queue, (job as unknown as { toData(): string }).toData(), delay ? String(delay) : '');
+        for (const f of RECORD_FIELDS) args.push(record[f]);
       });
-      if (idempotency) {
-        const a = idempotency.answer(queued);
-        args.push(idempotency.key, idempotency.token, a.status, a.body, a.location, idempotency.ttlMs);
-      }
       try {
-        await withTimeout(callScript<number>(opts.redis, 'submit', [], args), saveTimeoutMs);
+        await withTimeout(sendSubmits({ args, tasks: tasks.length }), saveTimeoutMs);
       } catch (err) {
         throw new DependencyError('queue_unavailable', 'Could not queue the task(s).', coerceError(err));
       }

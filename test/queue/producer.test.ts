@@ -114,6 +114,35 @@ describe('queue: producer', () => {
     expect(seen.every(Boolean)).to.equal(true);
   });
 
+  it('submits made in one turn go to Redis in one script call, each with its own tasks, tenant and answer', async () => {
+    await producer.submit('warm', [task()]); // loads the script (EVALSHA after the first EVAL)
+    const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec((await client.info('commandstats')) as string)?.[1] ?? 0);
+    const before = await calls();
+    const [a, b, c] = await Promise.all([
+      producer.submit('ta', [task(), task({ queue: 'image' })]),
+      producer.submit('tb', [task({ options: { delay_s: 60 } })]),
+      producer.submit('ta', [task({ metadata: { k: 'c' } })]),
+    ]);
+    // ioredis's INFO is itself a command: count only the script calls.
+    expect((await calls()) - before).to.equal(1);
+    expect(a).to.have.length(2);
+    expect(await client.hget(keys.task(b?.[0]?.task_id as string), 'tenant')).to.equal('tb');
+    expect(await client.hget(keys.task(c?.[0]?.task_id as string), 'meta')).to.equal('{"k":"c"}');
+    expect(await client.zrange('thp:tasks:t:ta', 0, -1)).to.have.members([...(a ?? []), ...(c ?? [])].map((t) => t.task_id));
+    expect(await client.zrange('thp:tasks:t:tb', 0, -1)).to.deep.equal([b?.[0]?.task_id]);
+    expect(await client.lrange('thp:bq:image:waiting', 0, -1)).to.deep.equal([a?.[1]?.task_id]);
+    expect(await client.zcard('thp:bq:debug:delayed')).to.equal(1);
+  });
+
+  it('a submit that Redis refuses fails with queue_unavailable, and so does every submit batched with it', async () => {
+    const p = createProducer({ redis: client, keys: createKeys('thq'), redisUrl: redis.url, stallIntervalMs: 5000 });
+    await client.set('thq:tasks:t:bad', 'not a sorted set'); // the ZADD of tenant "bad" hits WRONGTYPE
+    const results = await Promise.allSettled([p.submit('bad', [task()]), p.submit('good', [task()])]);
+    await p.close();
+    expect(results.map((r) => r.status)).to.deep.equal(['rejected', 'rejected']);
+    for (const r of results) expect(((r as PromiseRejectedResult).reason as { code?: string }).code).to.equal('queue_unavailable');
+  });
+
   it('reuses one bee-queue per queue name instead of one per call', async () => {
     const clientsBefore = (await client.client('LIST')) as string;
     for (let i = 0; i < 5; i++) await producer.submit('t', [task(), task({ queue: 'image' })]);
