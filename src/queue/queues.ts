@@ -1,10 +1,11 @@
 /**
  * bee-queue set-up. One queue per kind; the job id is the task id and the job
  * data is empty (the task record in Redis is the single source of truth).
+ * Workers take jobs with their own consumer (consumer.ts); their bee-queue
+ * Queue checks for stalled jobs and raises delayed ones.
  */
 import { createRequire } from 'node:module';
 import BeeQueue from 'bee-queue';
-import { autoCork } from './autocork.js';
 import type { QueueName } from '../config.js';
 import type { Keys } from '../store/keys.js';
 
@@ -14,7 +15,7 @@ export type TaskQueue = BeeQueue<TaskJobData>;
 export interface QueueOptions {
   redisUrl: string;
   keys: Keys;
-  /** Workers consume; producers (the API) only add jobs. */
+  /** Workers watch for stalled and delayed jobs; producers (the API) only add and remove jobs. */
   role: 'producer' | 'worker';
   stallIntervalMs: number;
 }
@@ -22,39 +23,38 @@ export interface QueueOptions {
 /** bee-queue's script loader (internal to it, so untyped). */
 const beeLua = createRequire(import.meta.url)('bee-queue/lib/lua/index.js') as { buildCache(client: unknown): Promise<unknown> };
 
+/** bee-queue's delayed-job raise (internal to it, so untyped); it reschedules itself. */
+function activateDelayed(queue: TaskQueue): void {
+  (queue as unknown as { _activateDelayed(): void })._activateDelayed();
+}
+
 /**
- * The two fixes every bee-queue command client gets, in one place, once it is
- * connected:
+ * Once a queue is connected:
  * - its Lua scripts are loaded again on every reconnect. bee-queue loads them
  *   once, when a Queue connects, and from then on only sends EVALSHA; a Redis
  *   restart empties Redis's script cache, and its stalled-job check,
  *   delayed-job activation and job removal then fail with NOSCRIPT until the
  *   process restarts, so the jobs of a worker that crashed would stay `active`
  *   for good (the chaos test caught it);
- * - a worker raises due delayed jobs again once the scripts are back: a
- *   raise queued while Redis was down is sent before 'ready' (node-redis
- *   flushes its offline queue first), fails with NOSCRIPT, and bee-queue then
- *   waits its whole `nearTermWindow` (20 min) before trying again, so retries
- *   and `delay_s` tasks due during a restart would start that late;
- * - a worker's two clients (commands and blocking fetches) batch their
- *   writes per event-loop turn (see autocork.ts).
+ * - a worker raises due delayed jobs at start (bee-queue does it in
+ *   `Queue#process`, which taskhook does not use) and again once the scripts
+ *   are back after a reconnect: a raise queued while Redis was down is sent
+ *   before 'ready' (node-redis flushes its offline queue first), fails with
+ *   NOSCRIPT, and bee-queue then waits its whole `nearTermWindow` (20 min)
+ *   before trying again, so retries and `delay_s` tasks due during a restart
+ *   would start that late.
  */
 function fixClient(queue: TaskQueue, worker: boolean): void {
   queue
     .ready()
     .then(() => {
-      const { client, bclient } = queue as unknown as { client: { on(event: 'ready', cb: () => void): void }; bclient: unknown };
-      if (worker) {
-        autoCork(client);
-        // The blocking client sends one BRPOPLPUSH per job slot that frees up,
-        // and a batch of finished jobs frees many slots in one turn.
-        autoCork(bclient);
-      }
+      const { client } = queue as unknown as { client: { on(event: 'ready', cb: () => void): void } };
+      if (worker) activateDelayed(queue);
       client.on('ready', () => {
         beeLua
           .buildCache(client)
           .then(() => {
-            if (worker) (queue as unknown as { _activateDelayed(): void })._activateDelayed();
+            if (worker) activateDelayed(queue);
           })
           .catch((err: unknown) => queue.emit('error', err instanceof Error ? err : new Error(String(err))));
       });
@@ -67,17 +67,18 @@ export function createQueue(name: QueueName, opts: QueueOptions): TaskQueue {
   const queue = new BeeQueue<TaskJobData>(name, {
     prefix: opts.keys.bq,
     redis: { url: opts.redisUrl } as BeeQueue.QueueSettings['redis'],
-    isWorker: worker,
+    // No bee-queue consumer (and so no blocking connection): see consumer.ts.
+    isWorker: false,
     // We never use bee-queue's pub/sub events: the task record says everything,
     // and publishing one message per job costs a Redis round trip.
     getEvents: false,
     sendEvents: false,
     storeJobs: false,
-    // Finished jobs are dropped at once: the task record keeps the outcome.
+    // As finish.lua does when it acknowledges a job: the task record keeps the outcome.
     removeOnSuccess: true,
     removeOnFailure: true,
-    // bee-queue only fires delayed jobs and backoff retries when some instance
-    // activates them; every worker does.
+    // bee-queue only raises delayed jobs (delay_s, the task's own retries)
+    // when some instance activates them; every worker does.
     activateDelayedJobs: worker,
     stallInterval: opts.stallIntervalMs,
     autoConnect: true,

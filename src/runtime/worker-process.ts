@@ -122,6 +122,7 @@ export async function startWorkerProcess(services: Services, opts: WorkerProcess
     store: countingStore(services.store, done),
     subscriptions: services.subscriptions,
     metrics: services.metrics,
+    redis: services.redis,
     subscriber,
     dispatcher,
     egress: services.egress,

@@ -17,6 +17,21 @@ export type StartVerdict =
   | { kind: 'cancel'; fields: TaskFields }
   | { kind: 'run'; fields: TaskFields };
 
+/** A job `take` moved to `active` for this worker, with its task's start verdict. */
+export interface TakenJob {
+  /** The job id, which is the task id. */
+  id: string;
+  verdict: StartVerdict;
+  /** bee-queue's job JSON ('' for `missing` and `done`: those are acknowledged already). */
+  job: string;
+}
+
+/** Where a requeued job goes: rewritten (bee-queue's job JSON) and due at `at` (epoch ms; now or earlier = at once). */
+export interface JobReturn {
+  data: string;
+  at: number;
+}
+
 export interface Outcome {
   status: 'completed' | 'failed' | 'cancelled';
   result?: Record<string, unknown>;
@@ -51,19 +66,36 @@ export interface ProgressEntry {
 }
 
 export interface TaskStore {
-  start(taskId: string, maxLost: number): Promise<StartVerdict>;
-  /** Writes the outcome and its deliveries; closes the task's coalesced progress deliveries. */
+  /**
+   * Takes up to `max` jobs waiting in `queue` (after `moved`, a job the caller
+   * already moved to `active` itself) and starts their tasks, in one step.
+   */
+  take(queue: string, max: number, moved: string | null, maxLost: number): Promise<TakenJob[]>;
+  /**
+   * Writes the outcome and its deliveries, closes the task's coalesced
+   * progress deliveries, and acknowledges its bee-queue job.
+   */
   finish(fields: TaskFields, outcome: Outcome, deliveries: readonly OutboxEntry[], progressIds: readonly string[], leaseUntil: number): Promise<FinishResult>;
   /** Creates deliveries for a non-terminal event; returns the ids created. */
   enqueue(fields: TaskFields, deliveries: readonly OutboxEntry[], leaseUntil: number): Promise<string[]>;
   /** Replaces the task's coalesced progress event for one endpoint. */
   progressEvent(fields: TaskFields, entry: ProgressEntry, intervalMs: number): Promise<boolean>;
-  /** Back to `queued`; with `jobQueue`, also moves the bee-queue job back to waiting. */
-  requeue(taskId: string, lastError: string | null, jobQueue?: string): Promise<boolean>;
+  /**
+   * A running task back to `queued`, and its job (held by this worker) back in
+   * line: at the front of `waiting` without `job` (a hand-back at shutdown),
+   * or rewritten and due at `job.at` (the task's own retry, with `lastError`).
+   * Returns whether the task was running.
+   */
+  requeue(taskId: string, queue: string, lastError: string | null, job?: JobReturn): Promise<boolean>;
+  /**
+   * Puts a job this worker could not settle back in line, rewritten and due at
+   * `job.at`; the record is left as it is. Returns whether the job was still held.
+   */
+  pauseJob(taskId: string, queue: string, job: JobReturn): Promise<boolean>;
   setProgress(taskId: string, percent: number): Promise<void>;
 }
 
-/** The record as start.lua returns it: one JSON object of string fields. */
+/** The record as take.lua returns it: one JSON object of string fields. */
 function parseRecord(json: string | undefined): TaskFields {
   return JSON.parse(json ?? '{}') as TaskFields;
 }
@@ -77,26 +109,29 @@ function flatten(deliveries: readonly OutboxEntry[]): string[] {
 export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
   const lua = new URL('./lua/', import.meta.url);
   const dlvLua = new URL('../delivery/lua/', import.meta.url);
-  defineScript(redis, lua, 'start', 1);
+  defineScript(redis, lua, 'take', 4);
   defineScript(redis, lua, 'finish', 1);
-  defineScript(redis, lua, 'requeue', 3);
+  defineScript(redis, lua, 'requeue', 1);
+  const bq = (queue: string): string => `${keys.bq}:${queue}:`;
+  const requeue = (taskId: string, queue: string, how: 'handback' | 'retry' | 'pause', lastError: string | null, job: JobReturn | null) =>
+    callScript<[number, number]>(redis, 'requeue', [keys.task(taskId)], [taskId, bq(queue), how, lastError ?? '', Date.now(), job?.data ?? '', job?.at ?? 0]);
   defineScript(redis, dlvLua, 'enqueue', 1);
   defineScript(redis, dlvLua, 'progress', 2);
   return {
-    async start(taskId, maxLost) {
-      const r = await callScript<string[]>(redis, 'start', [keys.task(taskId)], [Date.now(), maxLost]);
-      switch (r[0]) {
-        case 'run':
-          return { kind: 'run', fields: parseRecord(r[1]) };
-        case 'lost':
-          return { kind: 'lost', fields: parseRecord(r[1]) };
-        case 'cancel':
-          return { kind: 'cancel', fields: parseRecord(r[1]) };
-        case 'done':
-          return { kind: 'done', status: r[1] ?? '' };
-        default:
-          return { kind: 'missing' };
+    async take(queue, max, moved, maxLost) {
+      const q = bq(queue);
+      const r = await callScript<string[]>(redis, 'take', [`${q}waiting`, `${q}active`, `${q}stalling`, `${q}jobs`], [max, moved ?? '', Date.now(), maxLost, keys.task('')]);
+      const taken: TakenJob[] = [];
+      for (let i = 0; i + 3 < r.length; i += 4) {
+        const id = r[i] as string;
+        const verdict = r[i + 1];
+        const a = r[i + 2] ?? '';
+        const job = r[i + 3] ?? '';
+        if (verdict === 'run' || verdict === 'lost' || verdict === 'cancel') taken.push({ id, verdict: { kind: verdict, fields: parseRecord(a) }, job });
+        else if (verdict === 'done') taken.push({ id, verdict: { kind: 'done', status: a }, job });
+        else taken.push({ id, verdict: { kind: 'missing' }, job });
       }
+      return taken;
     },
     async finish(fields, outcome, deliveries, progressIds, leaseUntil) {
       const callback = deliveries.find((d) => d.sub === '');
@@ -111,6 +146,7 @@ export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
         keys.deliveryPrefix,
         keys.webhookPrefix,
         callback?.deliveryId ?? '',
+        `${keys.bq}:`,
         String(progressIds.length),
         ...progressIds,
         ...flatten(deliveries),
@@ -145,11 +181,13 @@ export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
       ]);
       return n === 1;
     },
-    async requeue(taskId, lastError, jobQueue) {
-      const active = jobQueue ? `${keys.bq}:${jobQueue}:active` : '';
-      const waiting = jobQueue ? `${keys.bq}:${jobQueue}:waiting` : '';
-      const n = await callScript<number>(redis, 'requeue', [keys.task(taskId), active, waiting], [taskId, lastError ?? '', Date.now()]);
-      return n === 1;
+    async requeue(taskId, queue, lastError, job) {
+      const [requeued] = await requeue(taskId, queue, job ? 'retry' : 'handback', lastError, job ?? null);
+      return requeued === 1;
+    },
+    async pauseJob(taskId, queue, job) {
+      const [, moved] = await requeue(taskId, queue, 'pause', null, job);
+      return moved === 1;
     },
     async setProgress(taskId, percent) {
       await redis.hset(keys.task(taskId), 'progress', String(percent));

@@ -1,9 +1,9 @@
 /**
- * The worker daemon's core: consumes bee-queue queues, runs each task through
- * the base task, and turns the final outcome into the task record's terminal
- * state plus its durable deliveries (one Lua script) before the job is acked.
+ * The worker daemon's core: takes jobs off bee-queue queues (src/queue/consumer.ts),
+ * runs each task through the base task, and turns the final outcome into the
+ * task record's terminal state plus its durable deliveries, acknowledging the
+ * job in the same Lua script.
  */
-import type BeeQueue from 'bee-queue';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import type { Config, QueueName } from '../config.js';
@@ -11,8 +11,10 @@ import { WorkerLostError, coerceError, errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TaskRegistry } from '../tasks/registry.js';
 import type { Keys } from '../store/keys.js';
-import type { Outcome, TaskFields, TaskStore } from '../store/task-store.js';
-import { createQueue, type TaskJobData, type TaskQueue } from '../queue/queues.js';
+import type { Outcome, TakenJob, TaskFields, TaskStore } from '../store/task-store.js';
+import { createQueue, type TaskQueue } from '../queue/queues.js';
+import { createConsumer, type Consumer } from '../queue/consumer.js';
+import { parseJob, pauseJob, retryJob } from '../queue/job.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
 import { failureFromError } from '../delivery/payload.js';
 import type { SubscriptionMatcher } from '../delivery/subscriptions.js';
@@ -23,6 +25,7 @@ import { createProgressWriter } from './progress.js';
 import { claimed, progressEntry, startedDeliveries } from './outcome.js';
 import { createFinisher } from './finisher.js';
 import { queuedAt } from '../store/fields.js';
+import { within } from '../within.js';
 
 export interface WorkerOptions {
   config: Config;
@@ -31,6 +34,8 @@ export interface WorkerOptions {
   keys: Keys;
   store: TaskStore;
   subscriptions: SubscriptionMatcher;
+  /** The shared client: the consumers' stall guard; each consumer's blocking wait gets a duplicate of it. */
+  redis: Redis;
   /** A connection this worker may put into subscriber mode (cancel requests). */
   subscriber: Redis;
   /** Sends deliveries right after they are written; null = leave them to another process. */
@@ -60,41 +65,16 @@ export interface Worker {
   close(graceMs: number): Promise<void>;
 }
 
+/** How a job left this worker: its outcome, or why it has none here. */
 type JobResult = { outcome: string };
 
 /**
  * What one job has reached so far, for the fault path: the task record once
- * `start.lua` has marked it running, and whether its outcome is written.
+ * `take.lua` has started it, and whether its outcome is written.
  */
 interface JobProgress {
   fields: TaskFields | null;
   settled: boolean;
-}
-
-/**
- * The bee-queue job options the fault path touches. `faults` counts its
- * re-queues (the pause doubles each time); `taskBackoff` keeps the task's own
- * backoff while the fault pause stands in for it, and is put back when the
- * job runs again.
- */
-interface FaultJobOptions {
-  retries?: number;
-  backoff?: { strategy: string; delay?: number };
-  stacktraces?: string[];
-  faults?: number;
-  taskBackoff?: { strategy: string; delay?: number } | null;
-}
-
-/** The longest pause between two re-queues of a job the worker could not settle. */
-const MAX_FAULT_PAUSE_MS = 300_000;
-/** Stack traces bee-queue keeps in a job that keeps faulting (it adds one per failure). */
-const KEPT_STACKTRACES = 4;
-
-/** Thrown by runJob when bee-queue itself should run the job again (the task's own `retries` option). */
-class RetryThroughQueue extends Error {
-  constructor(readonly error: Error) {
-    super(error.message);
-  }
 }
 
 export function createWorker(opts: WorkerOptions): Worker {
@@ -102,10 +82,12 @@ export function createWorker(opts: WorkerOptions): Worker {
   /** Set once the shutdown grace has run out: every running or starting task is handed back. */
   let handingBack = false;
   const queues = new Map<QueueName, TaskQueue>();
+  const consumers: Consumer[] = [];
+  const blocking: Redis[] = [];
   /** Stop switches of the tasks running here (cancel requests, shutdown). */
   const stops = new Map<string, StopSwitch>();
   const current = new Map<string, RunningTask>();
-  /** Jobs running here and not yet handed back. */
+  /** Jobs taken here and not yet settled. */
   let running = 0;
   const idle: (() => void)[] = [];
   const leaseEnd = (): number => Date.now() + (opts.dispatcher?.leaseMs ?? 0);
@@ -133,25 +115,17 @@ export function createWorker(opts: WorkerOptions): Worker {
 
   const failWith = (err: Error): Outcome => ({ status: 'failed', error: failureFromError(err) });
 
-  const processJob = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, release: () => void): Promise<JobResult> => {
+  const processJob = async (queue: QueueName, job: TakenJob): Promise<JobResult> => {
     const taskId = job.id;
-    // Listen for a cancel before the task is marked running: cancel.lua only
-    // publishes for running tasks, so no request can fall into a gap.
+    // Listen for a cancel before the run starts: cancel.lua only publishes for
+    // running tasks, and this task is running already (take.lua started it).
     const stop = new StopSwitch();
     if (handingBack) stop.stop('shutdown');
     stops.set(taskId, stop);
     const progress: JobProgress = { fields: null, settled: false };
-    // A job back from a fault pause: its own backoff applies again to the task's own retries.
-    const options = job.options as FaultJobOptions;
-    if (options.taskBackoff !== undefined) {
-      if (options.taskBackoff === null) delete options.backoff;
-      else options.backoff = options.taskBackoff;
-      delete options.taskBackoff;
-    }
     try {
-      return await runJob(queue, job, release, stop, progress);
+      return await runJob(queue, job, stop, progress);
     } catch (err) {
-      if (err instanceof RetryThroughQueue) throw err.error;
       return await recoverFromFault(queue, job, progress, coerceError(err));
     } finally {
       stops.delete(taskId);
@@ -161,18 +135,19 @@ export function createWorker(opts: WorkerOptions): Worker {
 
   /**
    * Something threw where nothing should (a handler result JSON cannot
-   * encode, a schema with an async refinement, a Redis script error). Left
-   * to bee-queue, the job would be dropped (`removeOnFailure`) while the task
-   * record still says `queued` or `running`, and nothing would ever pick it
-   * up again. So: settle the task as failed (`internal_error`) if it was
-   * started and not yet settled; if even that cannot be written (Redis
-   * refuses writes, say), have bee-queue put the job back after a pause
-   * instead of dropping it. The pause doubles with each fault, up to 5
-   * minutes, so a sick Redis is not hammered; each re-run counts as a lost
-   * run, so the handler runs at most TASK_MAX_LOST more times and later runs
-   * only try to write the `worker_lost` outcome, until Redis takes it.
+   * encode, a schema with an async refinement, a Redis script error). The
+   * task record would still say `running` with nothing left to run it. So:
+   * settle the task as failed (`internal_error`) if it was started and not
+   * yet settled; if even that cannot be written (Redis refuses writes, say),
+   * put the job back after a pause (src/queue/job.ts: it doubles with each
+   * fault, up to 5 minutes, so a sick Redis is not hammered). The record
+   * stays `running`, so each re-run counts as a lost run: the handler runs at
+   * most TASK_MAX_LOST more times and later runs only try to write the
+   * `worker_lost` outcome, until Redis takes it. If the pause cannot be
+   * written either, the job stays active and bee-queue's stall check puts it
+   * back.
    */
-  const recoverFromFault = async (queue: QueueName, job: BeeQueue.Job<TaskJobData>, progress: JobProgress, err: Error): Promise<JobResult> => {
+  const recoverFromFault = async (queue: QueueName, job: TakenJob, progress: JobProgress, err: Error): Promise<JobResult> => {
     const log = opts.logger.child({ task_id: job.id, queue });
     if (progress.settled) {
       log.error('worker fault after the task was settled', { err: err.message, stack: err.stack });
@@ -190,28 +165,20 @@ export function createWorker(opts: WorkerOptions): Worker {
     } else {
       log.error('worker fault before the task started', { err: err.message, stack: err.stack });
     }
-    const options = job.options as FaultJobOptions;
-    // bee-queue takes one retry off for this re-queue: the task's own budget stays as it was.
-    options.retries = (options.retries ?? 0) + 1;
-    options.faults = (options.faults ?? 0) + 1;
-    if (options.taskBackoff === undefined) options.taskBackoff = options.backoff ?? null;
-    options.backoff = { strategy: 'fixed', delay: Math.min(MAX_FAULT_PAUSE_MS, config.STALL_INTERVAL_MS * 2 ** (options.faults - 1)) };
-    // bee-queue stores every failure's stack in the job: bound what a long fault leaves in Redis.
-    options.stacktraces?.splice(KEPT_STACKTRACES);
-    throw new RetryThroughQueue(err);
+    try {
+      await store.pauseJob(job.id, queue, pauseJob(parseJob(job.job), err.stack ?? err.message, config.STALL_INTERVAL_MS, Date.now()));
+      return { outcome: 'paused' };
+    } catch (pauseErr) {
+      log.error('could not put the job back; the stall check will', { err: coerceError(pauseErr).message });
+      return { outcome: 'stalled' };
+    }
   };
 
-  const runJob = async (
-    queue: QueueName,
-    job: BeeQueue.Job<TaskJobData>,
-    release: () => void,
-    stop: StopSwitch,
-    progressOf: JobProgress,
-  ): Promise<JobResult> => {
+  const runJob = async (queue: QueueName, job: TakenJob, stop: StopSwitch, progressOf: JobProgress): Promise<JobResult> => {
     const taskId = job.id;
-    const verdict = await store.start(taskId, config.TASK_MAX_LOST);
+    const verdict = job.verdict;
     if (verdict.kind === 'missing') {
-      opts.logger.warn('job has no task record; dropping it', { task_id: taskId, queue });
+      opts.logger.warn('job has no task record; dropped it', { task_id: taskId, queue });
       return { outcome: 'missing' };
     }
     if (verdict.kind === 'done') return { outcome: 'already-finished' };
@@ -274,48 +241,56 @@ export function createWorker(opts: WorkerOptions): Worker {
       return { outcome: 'cancelled' };
     }
     if (run.kind === 'shutdown') {
-      // Hand the job back to the queue for another worker, and never settle:
-      // if bee-queue saw an outcome it would drop the job.
-      await store.requeue(taskId, null, queue);
+      // The job goes back to the front of the queue for another worker.
+      await store.requeue(taskId, queue, null);
       log.info('task handed back at shutdown');
-      release();
-      return new Promise<JobResult>(() => undefined);
+      return { outcome: 'handed-back' };
     }
-    const retriesLeft = Number((job.options as { retries?: number }).retries ?? 0);
-    const retryable = (run.error as { retryable?: boolean }).retryable !== false;
-    if (retriesLeft > 0 && retryable) {
-      // If Redis refuses the requeue, bee-queue still retries the job: the
-      // record then says `running`, and the next run counts as a lost one.
-      await store.requeue(taskId, JSON.stringify(failureFromError(run.error)), undefined).catch((err: unknown) => {
-        log.warn('could not mark the task queued for its retry', { err: coerceError(err).message });
-      });
-      progressOf.settled = true; // for this run: bee-queue retries the job
-      log.info('task attempt failed; bee-queue will retry it', { error_type: errorCode(run.error), retries_left: retriesLeft });
-      throw new RetryThroughQueue(run.error);
+    const again = (run.error as { retryable?: boolean }).retryable === false ? null : retryJob(parseJob(job.job), run.error.stack ?? run.error.message, Date.now());
+    if (again) {
+      // The task's own retries: the job waits its backoff in bee-queue's delayed set.
+      await store.requeue(taskId, queue, JSON.stringify(failureFromError(run.error)), again);
+      progressOf.settled = true; // for this run
+      log.info('task attempt failed; it will run again', { error_type: errorCode(run.error), retry_in_ms: Math.max(0, again.at - Date.now()) });
+      return { outcome: 'retrying' };
     }
     await finish(fields, failWith(run.error), log);
     return { outcome: 'failed' };
   };
 
+  const runTaken = async (queue: QueueName, job: TakenJob): Promise<void> => {
+    running += 1;
+    try {
+      await processJob(queue, job);
+    } finally {
+      running -= 1;
+      if (running === 0) for (const cb of idle.splice(0)) cb();
+    }
+  };
+
   for (const name of opts.queues) {
+    // bee-queue's own Queue stays for what it does well: its stall check puts
+    // back the jobs of workers that died, and its delayed-job timer raises
+    // retries and delay_s tasks when they fall due.
     const queue = createQueue(name, { redisUrl: config.REDIS_URL, keys: opts.keys, role: 'worker', stallIntervalMs: config.STALL_INTERVAL_MS });
     queue.on('error', (err: Error) => opts.logger.warn('queue connection error', { queue: name, err: err.message }));
-    queue.process(opts.concurrency, async (job: BeeQueue.Job<TaskJobData>) => {
-      running += 1;
-      let released = false;
-      const release = (): void => {
-        if (released) return;
-        released = true;
-        running -= 1;
-        if (running === 0) for (const cb of idle.splice(0)) cb();
-      };
-      try {
-        return await processJob(name, job, release);
-      } finally {
-        release();
-      }
-    });
     queues.set(name, queue);
+    const wait = opts.redis.duplicate({ enableAutoPipelining: false });
+    wait.on('error', () => undefined); // the shared client reports the same outage
+    blocking.push(wait);
+    consumers.push(
+      createConsumer({
+        prefix: `${opts.keys.bq}:${name}:`,
+        concurrency: opts.concurrency,
+        take: (max, moved) => store.take(name, max, moved, config.TASK_MAX_LOST),
+        giveBack: (id) => store.requeue(id, name, null),
+        run: (job) => runTaken(name, job),
+        redis: opts.redis,
+        blocking: wait,
+        stallIntervalMs: config.STALL_INTERVAL_MS,
+        logger: opts.logger,
+      }),
+    );
   }
 
   // A cancel request reaches every worker; the one running the task aborts it.
@@ -333,6 +308,7 @@ export function createWorker(opts: WorkerOptions): Worker {
           );
         }),
       );
+      for (const c of consumers) c.start();
     },
     running: () => running,
     current: () => [...current.values()],
@@ -342,14 +318,25 @@ export function createWorker(opts: WorkerOptions): Worker {
         for (const s of stops.values()) s.stop('shutdown');
       }, graceMs);
       handBack.unref();
-      // bee-queue's close waits for every job promise; a handed-back job never
-      // settles, so stop waiting as soon as nothing runs here any more.
-      const closed = Promise.all([...queues.values()].map((q) => q.close(graceMs + 3000).catch(() => undefined)));
-      const drained = running === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve));
-      await Promise.race([closed, drained.then(() => Promise.race([closed, new Promise((r) => setTimeout(r, 200))]))]);
+      await Promise.all(consumers.map((c) => c.stop()));
+      // Running tasks finish within the grace or are handed back when it ends;
+      // bounded all the same (a hand-back stuck on Redis), as bee-queue's close was.
+      if (running > 0) {
+        await new Promise<void>((resolve) => {
+          const giveUp = setTimeout(resolve, graceMs + 3000);
+          giveUp.unref();
+          idle.push(() => {
+            clearTimeout(giveUp);
+            resolve();
+          });
+        });
+      }
       clearTimeout(handBack);
+      for (const b of blocking) b.disconnect();
+      // bee-queue's close first waits for its queue to be ready, which a Redis
+      // that refuses writes (its scripts load) never lets happen: bounded.
+      await within(Promise.all([...queues.values()].map((q) => q.close(1000).catch(() => undefined))), 1500);
       opts.subscriber.disconnect();
     },
   };
 }
-

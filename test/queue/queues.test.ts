@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { createQueue } from '../../src/queue/queues.js';
 import { createKeys } from '../../src/store/keys.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { countSocketWrites } from '../helpers/socket-writes.js';
 
 describe('queue: bee-queue after a Redis restart', () => {
   let redis: TestRedis;
@@ -48,55 +47,23 @@ describe('queue: bee-queue after a Redis restart', () => {
     worker.on('error', () => undefined);
     try {
       await Promise.all([producer.ready(), worker.ready()]);
-      let ranAt = 0;
-      void worker.process(1, async () => {
-        ranAt = Date.now();
-      });
       await producer.createJob({}).setId('due-during-restart').delayUntil(Date.now() + 1000).save();
       await redis.stop();
       await new Promise((r) => setTimeout(r, 2000)); // due while Redis is down: the raise fails
       await redis.start();
       const back = Date.now();
-      for (let i = 0; i < 160 && ranAt === 0; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(ranAt, 'the job ran').to.be.greaterThan(0);
-      expect(ranAt - back).to.be.below(6000);
-    } finally {
-      await Promise.all([producer.close(1000), worker.close(1000)].map((p) => p.catch(() => undefined)));
-    }
-  });
-});
-
-describe('queue: a worker queue batches its blocking fetches', () => {
-  let redis: TestRedis;
-
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await redis.destroy();
-  });
-
-  it('sends the BRPOPLPUSHes of the slots freed in one tick in one write', async () => {
-    const keys = createKeys('thb');
-    const opts = { redisUrl: redis.url, keys, stallIntervalMs: 5000 };
-    const producer = createQueue('debug', { ...opts, role: 'producer' });
-    const worker = createQueue('debug', { ...opts, role: 'worker' });
-    const jobs = 400;
-    try {
-      await Promise.all([producer.ready(), worker.ready()]);
-      const counter = countSocketWrites((worker as unknown as { bclient: { stream: unknown } }).bclient.stream);
-      // Queued before the worker starts, so slots free up in bursts.
-      await Promise.all(Array.from({ length: jobs }, (_, i) => producer.createJob({}).setId(`j${i}`).save()));
-      const done = new Set<string>();
-      await new Promise<void>((resolve) => {
-        worker.process(50, async (job) => {
-          done.add(job.id);
-          if (done.size === jobs) setImmediate(resolve);
-        });
-      });
-      expect(done.size).to.equal(jobs);
-      // One write per fetch without batching: at least one per job.
-      expect(counter.writes).to.be.below(jobs / 2);
+      const client = redis.client();
+      let raisedAt = 0;
+      try {
+        for (let i = 0; i < 160 && raisedAt === 0; i++) {
+          if ((await client.lpos('thd:bq:debug:waiting', 'due-during-restart')) !== null) raisedAt = Date.now();
+          else await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        client.disconnect();
+      }
+      expect(raisedAt, 'the job was raised to waiting').to.be.greaterThan(0);
+      expect(raisedAt - back).to.be.below(6000);
     } finally {
       await Promise.all([producer.close(1000), worker.close(1000)].map((p) => p.catch(() => undefined)));
     }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { createOutbox } from '../../src/delivery/outbox.js';
 import { createKeys } from '../../src/store/keys.js';
-import { createTaskStore, type OutboxEntry, type TaskStore } from '../../src/store/task-store.js';
+import { createTaskStore, type OutboxEntry, type TakenJob, type TaskStore } from '../../src/store/task-store.js';
 import { taskRecordFields } from '../../src/queue/producer.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -33,52 +33,109 @@ describe('store: task store', () => {
   });
   beforeEach(() => redis.flush());
 
-  describe('start', () => {
-    it('marks the task running and returns its record exactly, every string intact', async () => {
-      await client.hset(keys.task('t1'), record);
-      const v = await store.start('t1', 2);
-      expect(v.kind).to.equal('run');
-      const fields = (v as { fields: Record<string, string> }).fields;
+  const bq = (k: string): string => `tst:bq:debug:${k}`;
+  /** A queued task and its bee-queue job, as the producer leaves them (LPUSH: the oldest is on the right). */
+  async function queued(id: string, extra: Record<string, string> = {}, job = '{"data":{},"options":{"timestamp":1,"stacktraces":[]},"status":"created"}'): Promise<void> {
+    await client.multi().hset(keys.task(id), { ...record, id, ...extra }).hset(bq('jobs'), id, job).lpush(bq('waiting'), id).exec();
+  }
+  const fieldsOf = (t: TakenJob | undefined): Record<string, string> => (t?.verdict as { fields: Record<string, string> }).fields;
+
+  describe('take', () => {
+    it('moves a waiting job to active, marks its task running and returns its record exactly, every string intact', async () => {
+      await queued('t1');
+      await client.sadd(bq('stalling'), 't1');
+      const [t, ...rest] = await store.take('debug', 5, null, 2);
+      expect(rest).to.deep.equal([]);
+      expect(t?.id).to.equal('t1');
+      expect(t?.verdict.kind).to.equal('run');
+      const fields = fieldsOf(t);
       expect(fields).to.deep.equal({ ...record, status: 'running', runs: '1', started: fields.started });
       expect(Number(fields.started)).to.be.closeTo(Date.now(), 5000);
       expect(JSON.parse(fields.data ?? '')).to.deep.equal(JSON.parse(record.data ?? ''));
       // What the worker gets is what Redis now holds.
       expect(fields).to.deep.equal(await client.hgetall(keys.task('t1')));
+      expect(JSON.parse(t?.job ?? '')).to.deep.include({ status: 'created' });
+      expect(await client.lrange(bq('active'), 0, -1)).to.deep.equal(['t1']);
+      expect(await client.llen(bq('waiting'))).to.equal(0);
+      expect(await client.sismember(bq('stalling'), 't1'), 'out of the stall check').to.equal(0);
     });
 
-    it('requeue puts a running task back, with its last error and a fresh queued time (queue wait counts from it)', async () => {
-      await client.hset(keys.task('t1'), { ...record, queued: '1700000000000' });
-      await store.start('t1', 2);
-      await client.rpush('tst:bq:debug:active', 't1');
-      expect(await store.requeue('t1', '{"message":"boom"}', 'debug')).to.equal(true);
-      const h = await client.hgetall(keys.task('t1'));
-      expect(h).to.include({ status: 'queued', last_error: '{"message":"boom"}' });
-      expect(Number(h.queued)).to.be.closeTo(Date.now(), 5000);
-      expect(await client.lrange('tst:bq:debug:waiting', 0, -1)).to.deep.equal(['t1']);
-      expect(await store.requeue('t1', null, undefined), 'no longer running').to.equal(false);
+    it('takes at most `max` jobs, oldest first, after the one the caller moved itself', async () => {
+      for (const id of ['a', 'b', 'c', 'd']) await queued(id);
+      // As the consumer's blocking wait does: the oldest is moved by BRPOPLPUSH.
+      await client.rpoplpush(bq('waiting'), bq('active'));
+      const taken = await store.take('debug', 2, 'a', 2);
+      expect(taken.map((t) => [t.id, t.verdict.kind])).to.deep.equal([['a', 'run'], ['b', 'run'], ['c', 'run']]);
+      expect(await client.lrange(bq('waiting'), 0, -1)).to.deep.equal(['d']);
+      expect(await store.take('debug', 5, null, 2)).to.have.length(1);
+      expect(await store.take('debug', 5, null, 2)).to.deep.equal([]);
     });
 
-    it('missing, done, cancel and lost verdicts', async () => {
-      expect(await store.start('nope', 2)).to.deep.equal({ kind: 'missing' });
-      await client.hset(keys.task('d'), { ...record, id: 'd', status: 'completed' });
-      expect(await store.start('d', 2)).to.deep.equal({ kind: 'done', status: 'completed' });
-      await client.hset(keys.task('c'), { ...record, id: 'c', cancel: '1' });
-      const c = await store.start('c', 2);
-      expect(c.kind).to.equal('cancel');
-      expect((c as { fields: Record<string, string> }).fields).to.include({ id: 'c', cancel: '1', status: 'queued' });
-      await client.hset(keys.task('l'), { ...record, id: 'l', status: 'running', lost: '2' });
-      const l = await store.start('l', 2);
-      expect(l.kind).to.equal('lost');
-      expect((l as { fields: Record<string, string> }).fields).to.include({ id: 'l', lost: '3' });
-      expect((l as { fields: Record<string, string> }).fields).to.deep.equal(await client.hgetall(keys.task('l')));
+    it('missing and done verdicts acknowledge the job at once; cancel and lost ones are left to the worker', async () => {
+      await client.multi().hset(bq('jobs'), 'nope', '{}').lpush(bq('waiting'), 'nope').exec();
+      await queued('d', { status: 'completed' });
+      await queued('c', { cancel: '1' });
+      await queued('l', { status: 'running', lost: '2' });
+      const taken = await store.take('debug', 10, null, 2);
+      expect(taken.map((t) => t.verdict.kind)).to.deep.equal(['missing', 'done', 'cancel', 'lost']);
+      expect(taken[1]?.verdict).to.deep.equal({ kind: 'done', status: 'completed' });
+      expect(fieldsOf(taken[2])).to.include({ id: 'c', cancel: '1', status: 'queued' });
+      expect(fieldsOf(taken[3])).to.include({ id: 'l', lost: '3' });
+      expect(fieldsOf(taken[3])).to.deep.equal(await client.hgetall(keys.task('l')));
+      expect(await client.lrange(bq('active'), 0, -1)).to.have.members(['c', 'l']);
+      expect(await client.hkeys(bq('jobs'))).to.have.members(['c', 'l']);
     });
 
     it('a re-run after a lost worker counts the run and the loss', async () => {
-      await client.hset(keys.task('r'), { ...record, id: 'r', status: 'running', runs: '1' });
-      const v = await store.start('r', 2);
-      expect(v.kind).to.equal('run');
-      expect((v as { fields: Record<string, string> }).fields).to.include({ runs: '2', lost: '1', status: 'running' });
+      await queued('r', { status: 'running', runs: '1' });
+      const [t] = await store.take('debug', 1, null, 2);
+      expect(t?.verdict.kind).to.equal('run');
+      expect(fieldsOf(t)).to.include({ runs: '2', lost: '1', status: 'running' });
       expect(await client.hgetall(keys.task('r'))).to.include({ runs: '2', lost: '1', status: 'running' });
+    });
+  });
+
+  describe('requeue and pause', () => {
+    it('a hand-back puts the job at the front of the line and the task back to queued, with a fresh queued time', async () => {
+      await queued('t1', { queued: '1700000000000' });
+      await store.take('debug', 1, null, 2);
+      await queued('new');
+      expect(await store.requeue('t1', 'debug', null)).to.equal(true);
+      const h = await client.hgetall(keys.task('t1'));
+      expect(h).to.include({ status: 'queued' });
+      expect(h).to.not.have.property('last_error');
+      expect(Number(h.queued)).to.be.closeTo(Date.now(), 5000);
+      // Next out (rightmost), ahead of a job queued before it was handed back.
+      expect(await client.lrange(bq('waiting'), 0, -1)).to.deep.equal(['new', 't1']);
+      expect(await client.llen(bq('active'))).to.equal(0);
+      expect(await store.requeue('t1', 'debug', null), 'no longer running').to.equal(false);
+    });
+
+    it('a retry rewrites the job and delays it, and keeps the error on the record', async () => {
+      await queued('t2');
+      await store.take('debug', 1, null, 2);
+      await client.sadd(bq('stalling'), 't2');
+      const due = Date.now() + 60_000;
+      expect(await store.requeue('t2', 'debug', '{"message":"boom"}', { data: '{"status":"retrying"}', at: due })).to.equal(true);
+      expect(await client.hgetall(keys.task('t2'))).to.include({ status: 'queued', last_error: '{"message":"boom"}' });
+      expect(await client.hget(bq('jobs'), 't2')).to.equal('{"status":"retrying"}');
+      expect(Number(await client.zscore(bq('delayed'), 't2'))).to.equal(due);
+      expect(await client.llen(bq('active'))).to.equal(0);
+      expect(await client.sismember(bq('stalling'), 't2')).to.equal(0);
+      // Due now: straight back to the end of the line.
+      await client.multi().zrem(bq('delayed'), 't2').rpush(bq('active'), 't2').hset(keys.task('t2'), 'status', 'running').exec();
+      await store.requeue('t2', 'debug', null, { data: '{}', at: Date.now() - 1 });
+      expect(await client.lrange(bq('waiting'), 0, -1)).to.deep.equal(['t2']);
+    });
+
+    it('a pause moves only a job still held, and leaves the record running', async () => {
+      await queued('p');
+      await store.take('debug', 1, null, 2);
+      expect(await store.pauseJob('p', 'debug', { data: '{"options":{"faults":1}}', at: Date.now() + 1000 })).to.equal(true);
+      expect(await client.hget(keys.task('p'), 'status')).to.equal('running');
+      expect(await client.zscore(bq('delayed'), 'p')).to.not.equal(null);
+      expect(await store.pauseJob('p', 'debug', { data: '{}', at: Date.now() + 1000 }), 'not held any more').to.equal(false);
+      expect(await client.hget(bq('jobs'), 'p')).to.equal('{"options":{"faults":1}}');
     });
   });
 
@@ -96,9 +153,8 @@ describe('store: task store', () => {
     });
 
     async function running(id: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
-      await client.hset(keys.task(id), { ...record, id, tenant: 'abcd', gen: '1', ...extra });
-      const v = await store.start(id, 2);
-      return (v as { fields: Record<string, string> }).fields;
+      await queued(id, { tenant: 'abcd', gen: '1', ...extra });
+      return fieldsOf((await store.take('debug', 1, null, 2))[0]);
     }
 
     it('writes the outcome, the callback delivery and clears a cancel request', async () => {
@@ -112,6 +168,9 @@ describe('store: task store', () => {
       expect(after).to.not.have.property('cancel');
       expect(after).to.not.have.property('error');
       expect(await client.hget(keys.delivery('f1.1'), 'state')).to.equal('delivering');
+      // The job is acknowledged in the same step, as bee-queue's own acknowledgement would.
+      expect(await client.llen(bq('active'))).to.equal(0);
+      expect(await client.hexists(bq('jobs'), 'f1')).to.equal(0);
       // A second outcome is refused and changes nothing.
       expect(await store.finish(fields, { status: 'failed', error: { message: 'x', error_type: 'E' } }, [], [], 0)).to.deep.equal({ kind: 'done' });
       expect(await client.hget(keys.task('f1'), 'status')).to.equal('completed');

@@ -1,5 +1,5 @@
 /**
- * Worker faults through the real path (bee-queue, Redis, the outbox, a
+ * Worker faults through the real path (bee-queue's queue, Redis, the outbox, a
  * loopback receiver): whatever throws where nothing should, a task the
  * worker took still reaches an outcome and its callback.
  */
@@ -92,23 +92,28 @@ describe('worker: faults', function () {
     expect(taskFailedPayloadSchema.parse(byId.get(bad))).to.include({ error_type: 'invalid_input' });
   });
 
-  it('puts the job back when the task could not even be started, and runs it later', async () => {
+  it('takes the job again when Redis refused a take, and runs it', async () => {
     const real = services.store;
-    let starts = 0;
-    // One injected Redis failure in start.lua; everything else is the real store.
+    let takes = 0;
+    let started = 0;
+    // One injected Redis failure in take.lua; everything else is the real store.
     const flaky: TaskStore = {
       ...real,
-      start: async (...args: Parameters<TaskStore['start']>) => {
-        starts += 1;
-        if (starts === 1) throw new Error('ERR injected script failure');
-        return real.start(...args);
+      take: async (...args: Parameters<TaskStore['take']>) => {
+        takes += 1;
+        if (takes === 1) throw new Error('ERR injected script failure');
+        const taken = await real.take(...args);
+        started += taken.length;
+        return taken;
       },
     };
     worker = await startWorkerProcess({ ...services, store: flaky }, { queues: ['debug'], concurrency: 2, registry: createRegistry([asyncRefined]), deliver: true });
     const id = await submit('debug.refined', { n: 1 });
     const [got] = await receiver.waitFor(1, 10_000);
     expect(taskCompletedPayloadSchema.parse(got?.json)).to.include({ task_id: id, status: 'completed' });
-    expect(starts).to.equal(2);
+    expect(takes).to.be.at.least(2);
+    expect(started, 'taken once').to.equal(1);
+    expect(await services.redis.hget(services.keys.task(id), 'runs')).to.equal('1');
   });
 });
 
@@ -128,9 +133,10 @@ describe('worker: a fault that persists (Redis refuses the outcome)', function (
     const real = services.store;
     const refusing: TaskStore = {
       ...real,
-      start: async (...args: Parameters<TaskStore['start']>) => {
-        starts += 1;
-        return real.start(...args);
+      take: async (...args: Parameters<TaskStore['take']>) => {
+        const taken = await real.take(...args);
+        starts += taken.length;
+        return taken;
       },
       finish: async () => {
         throw new Error('OOM command not allowed when used memory > maxmemory (injected)');

@@ -1,19 +1,53 @@
 --[[
-Puts a running task back to `queued`: its attempt failed and bee-queue will
-retry it, or the worker is shutting down and hands it back.
+Puts a job a worker holds back in line, and its task back to `queued`, in one
+step. Three cases:
+- "handback": the worker is shutting down. The job goes to the front of
+  `waiting` (bee-queue pops from the right), so it is the next one taken.
+- "retry": the run failed and the task has retries left (its own `retries`
+  option). The job is rewritten (bee-queue's format, one retry fewer) and
+  waits its backoff in `delayed`, as bee-queue's own retry does; the record
+  keeps the error as `last_error`.
+- "pause": the worker could not settle the run (a fault: its outcome could
+  not be written). The job is rewritten and waits in `delayed`; the record is
+  left as it is (`running`), so the next run counts this one as lost.
+The job moves only while it is still `active`: one that the stall check
+already put back, or that a cancel removed, belongs to someone else now.
 KEYS[1] task hash
-KEYS[2] bee-queue active list ("" = leave the job where it is)
-KEYS[3] bee-queue waiting list
 ARGV[1] task id (= job id)
-ARGV[2] last error JSON ("" = none)
-ARGV[3] now (epoch ms): the task's `queued` time, from which its queue wait counts
-Returns 1 when requeued, 0 when the task was not running.
+ARGV[2] bee-queue key prefix of the task's queue ("P:bq:{queue}:")
+ARGV[3] "handback" | "retry" | "pause"
+ARGV[4] last error JSON ("" = none)
+ARGV[5] now (epoch ms): the task's `queued` time, from which its queue wait counts
+ARGV[6] job JSON (retry, pause)
+ARGV[7] when the job may run again (epoch ms; retry, pause); now or earlier = at once
+Returns {record requeued (1/0: it was running), job moved (1/0)}.
 ]]
-if redis.call("hget", KEYS[1], "status") ~= "running" then return 0 end
-redis.call("hset", KEYS[1], "status", "queued", "queued", ARGV[3])
-if ARGV[2] ~= "" then redis.call("hset", KEYS[1], "last_error", ARGV[2]) end
-if KEYS[2] ~= "" and redis.call("lrem", KEYS[2], 0, ARGV[1]) > 0 then
-  -- rpush: bee-queue pops from the right, so the job is the next one taken.
-  redis.call("rpush", KEYS[3], ARGV[1])
+local id, bq, how = ARGV[1], ARGV[2], ARGV[3]
+local requeued = 0
+if how ~= "pause" and redis.call("hget", KEYS[1], "status") == "running" then
+  requeued = 1
+  if ARGV[4] ~= "" then
+    redis.call("hset", KEYS[1], "status", "queued", "queued", ARGV[5], "last_error", ARGV[4])
+  else
+    redis.call("hset", KEYS[1], "status", "queued", "queued", ARGV[5])
+  end
 end
-return 1
+local moved = 0
+if redis.call("lrem", bq .. "active", 0, id) > 0 then
+  moved = 1
+  redis.call("srem", bq .. "stalling", id)
+  if how == "handback" then
+    redis.call("rpush", bq .. "waiting", id)
+  else
+    redis.call("hset", bq .. "jobs", id, ARGV[6])
+    local at = tonumber(ARGV[7])
+    if at > tonumber(ARGV[5]) then
+      -- As bee-queue's retry: the delay timers of every worker hear of a new due time.
+      redis.call("zadd", bq .. "delayed", at, id)
+      redis.call("publish", bq .. "earlierDelayed", ARGV[7])
+    else
+      redis.call("lpush", bq .. "waiting", id)
+    end
+  end
+end
+return {requeued, moved}
