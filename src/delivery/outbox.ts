@@ -9,6 +9,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 import { callScript, defineScript } from '../store/scripts.js';
+import { tickBatcher } from '../store/tick-batch.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -72,8 +73,14 @@ const FIELDS = 11;
 export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Outbox {
   const lua = new URL('./lua/', import.meta.url);
   defineScript(redis, lua, 'claim', 1);
-  defineScript(redis, lua, 'record', 2);
+  defineScript(redis, lua, 'record', 0);
   defineScript(redis, lua, 'release', 2);
+  // The attempts of one event-loop turn are recorded in one script call (see tick-batch.ts and record.lua).
+  const recordBatched = tickBatcher<(string | number)[], string>((attempts) => {
+    const args: (string | number)[] = [Date.now(), keys.deliveryPrefix, keys.webhookPrefix, opts.disableAfterMs, opts.progressIntervalMs, attempts.length];
+    for (const a of attempts) for (const v of a) args.push(v);
+    return callScript<string[]>(redis, 'record', [], args);
+  });
   return {
     async claim(limit, leaseMs) {
       const now = Date.now();
@@ -97,23 +104,8 @@ export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Out
       }
       return out;
     },
-    record(id, attempt, nextAt, lease) {
-      return callScript<string>(redis, 'record', [keys.delivery(id), keys.attempts(id)], [
-        id,
-        JSON.stringify(attempt),
-        attempt.n,
-        attempt.outcome,
-        nextAt ?? 0,
-        Date.now(),
-        attempt.status_code ?? 0,
-        keys.deliveryPrefix,
-        keys.webhookPrefix,
-        opts.disableAfterMs,
-        opts.progressIntervalMs,
-        attempt.duration_ms,
-        lease,
-      ]);
-    },
+    record: (id, attempt, nextAt, lease) =>
+      recordBatched([id, JSON.stringify(attempt), attempt.n, attempt.outcome, nextAt ?? 0, attempt.status_code ?? 0, attempt.duration_ms, lease]),
     async release(id, dueAt, lease) {
       return (await callScript<number>(redis, 'release', [keys.delivery(id), keys.due], [id, dueAt, lease])) === 1;
     },

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { taskDeliveryId, taskMessageId } from './keys.js';
 import { callScript, defineScript } from './scripts.js';
+import { tickBatcher } from './tick-batch.js';
 
 export type TaskFields = Record<string, string>;
 
@@ -100,19 +101,25 @@ function parseRecord(json: string | undefined): TaskFields {
   return JSON.parse(json ?? '{}') as TaskFields;
 }
 
-function flatten(deliveries: readonly OutboxEntry[]): string[] {
-  const out: string[] = [String(deliveries.length)];
-  for (const d of deliveries) out.push(d.deliveryId, d.url, d.body, d.msgId, d.event, d.secret, d.sub, d.claim ? '1' : '0', d.trace);
-  return out;
+/** The deliveries as the scripts read them (lib/add-deliveries.lua): their count, then 9 values each. */
+function pushDeliveries(args: (string | number)[], deliveries: readonly OutboxEntry[]): void {
+  args.push(deliveries.length);
+  for (const d of deliveries) args.push(d.deliveryId, d.url, d.body, d.msgId, d.event, d.secret, d.sub, d.claim ? '1' : '0', d.trace);
 }
 
 export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
   const lua = new URL('./lua/', import.meta.url);
   const dlvLua = new URL('../delivery/lua/', import.meta.url);
   defineScript(redis, lua, 'take', 4);
-  defineScript(redis, lua, 'finish', 1);
+  defineScript(redis, lua, 'finish', 0);
   defineScript(redis, lua, 'requeue', 1);
   const bq = (queue: string): string => `${keys.bq}:${queue}:`;
+  // The outcomes of one event-loop turn are written in one script call (see tick-batch.ts and finish.lua).
+  const finishBatched = tickBatcher<(string | number)[], string[]>((outcomes) => {
+    const args: (string | number)[] = [Date.now(), keys.task(''), keys.deliveryPrefix, keys.webhookPrefix, `${keys.bq}:`, outcomes.length];
+    for (const o of outcomes) for (const v of o) args.push(v);
+    return callScript<string[][]>(redis, 'finish', [], args);
+  });
   const requeue = (taskId: string, queue: string, how: 'handback' | 'retry' | 'pause', lastError: string | null, job: JobReturn | null) =>
     callScript<[number, number]>(redis, 'requeue', [keys.task(taskId)], [taskId, bq(queue), how, lastError ?? '', Date.now(), job?.data ?? '', job?.at ?? 0]);
   defineScript(redis, dlvLua, 'enqueue', 1);
@@ -135,35 +142,28 @@ export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
     },
     async finish(fields, outcome, deliveries, progressIds, leaseUntil) {
       const callback = deliveries.find((d) => d.sub === '');
-      const r = await callScript<string[]>(redis, 'finish', [keys.task(fields.id ?? '')], [
-        Date.now(),
+      const args: (string | number)[] = [
+        fields.id ?? '',
         outcome.status,
         outcome.result === undefined ? '' : JSON.stringify(outcome.result),
         outcome.error === undefined ? '' : JSON.stringify(outcome.error),
         fields.gen ?? '1',
         fields.tenant ?? '',
         leaseUntil,
-        keys.deliveryPrefix,
-        keys.webhookPrefix,
         callback?.deliveryId ?? '',
-        `${keys.bq}:`,
-        String(progressIds.length),
-        ...progressIds,
-        ...flatten(deliveries),
-      ]);
+        progressIds.length,
+      ];
+      for (const id of progressIds) args.push(id);
+      pushDeliveries(args, deliveries);
+      const r = await finishBatched(args);
       if (r[0] === 'ok') return { kind: 'ok', created: r.slice(1) };
       return { kind: r[0] === 'done' || r[0] === 'stale' ? r[0] : 'missing' };
     },
     enqueue(fields, deliveries, leaseUntil) {
       if (deliveries.length === 0) return Promise.resolve([]);
-      return callScript<string[]>(redis, 'enqueue', [keys.task(fields.id ?? '')], [
-        Date.now(),
-        leaseUntil,
-        keys.deliveryPrefix,
-        keys.webhookPrefix,
-        fields.tenant ?? '',
-        ...flatten(deliveries),
-      ]);
+      const args: (string | number)[] = [Date.now(), leaseUntil, keys.deliveryPrefix, keys.webhookPrefix, fields.tenant ?? ''];
+      pushDeliveries(args, deliveries);
+      return callScript<string[]>(redis, 'enqueue', [keys.task(fields.id ?? '')], args);
     },
     async progressEvent(fields, entry, intervalMs) {
       const n = await callScript<number>(redis, 'progress', [keys.task(fields.id ?? ''), keys.delivery(entry.deliveryId)], [

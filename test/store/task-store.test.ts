@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { createOutbox } from '../../src/delivery/outbox.js';
+import { createOutbox, type AttemptRecord } from '../../src/delivery/outbox.js';
 import { createKeys } from '../../src/store/keys.js';
 import { createTaskStore, type OutboxEntry, type TakenJob, type TaskStore } from '../../src/store/task-store.js';
 import { taskRecordFields } from '../../src/queue/producer.js';
@@ -195,6 +195,52 @@ describe('store: task store', () => {
       expect(after).to.include({ status: 'failed', progress: '40', error: JSON.stringify(error) });
       expect(after).to.not.have.property('result');
       expect(after).to.not.have.property('dlv');
+    });
+
+    /** Script runs so far (EVAL, when a script is new to this server, and EVALSHA). */
+    const scriptCalls = async (): Promise<number> => {
+      const info = (await client.info('commandstats')) as string;
+      return ['eval', 'evalsha'].reduce((sum, cmd) => sum + Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0), 0);
+    };
+
+    it('writes the outcomes of one turn in one script call, each with its own answer, and sums the per-minute counters', async () => {
+      const [a, b, c] = await Promise.all([running('b1'), running('b2'), running('b3', { gen: '2' })]);
+      await store.finish(b as Record<string, string>, { status: 'failed', error: { message: 'x', error_type: 'E' } }, [], [], 0); // b2 is done already
+      const before = await scriptCalls();
+      const results = await Promise.all([
+        store.finish(a as Record<string, string>, { status: 'completed', result: {} }, [callback('b1')], [], Date.now() + 30_000),
+        store.finish(b as Record<string, string>, { status: 'completed', result: {} }, [callback('b2')], [], Date.now() + 30_000),
+        store.finish({ ...(c as Record<string, string>), gen: '1' }, { status: 'completed', result: {} }, [], [], 0),
+        store.finish({ ...(a as Record<string, string>), id: 'nobody' }, { status: 'completed', result: {} }, [], [], 0),
+      ]);
+      expect((await scriptCalls()) - before).to.equal(1);
+      expect(results).to.deep.equal([{ kind: 'ok', created: ['b1.1'] }, { kind: 'done' }, { kind: 'stale' }, { kind: 'missing' }]);
+      expect(await client.hget(keys.task('b2'), 'status')).to.equal('failed');
+      expect(await client.exists(keys.delivery('b2.1'))).to.equal(0);
+      // Every run but the missing one is over: no job is left behind.
+      expect(await client.llen(bq('active'))).to.equal(0);
+      const [stats] = await client.keys('tst:stats:*');
+      expect(await client.hgetall(stats as string)).to.include({ 'debug:completed': '1', 'debug:failed': '1', 'type:debug.echo:n': '2' });
+    });
+
+    it('records the attempts of one turn in one script call, each fenced by its own lease', async () => {
+      for (const id of ['r1', 'r2', 'r3']) await store.finish(await running(id), { status: 'completed', result: {} }, [callback(id)], [], Date.now() + 30_000);
+      const outbox = createOutbox(client, keys, { disableAfterMs: 60_000, progressIntervalMs: 1000 });
+      const attempt = (outcome: 'delivered' | 'retry'): AttemptRecord => ({ n: 1, at: new Date().toISOString(), status_code: outcome === 'delivered' ? 204 : 500, duration_ms: 2, error: null, outcome });
+      const before = await scriptCalls();
+      const next = Date.now() + 1000;
+      const states = await Promise.all([
+        outbox.record('r1.1', attempt('delivered'), null, 0),
+        outbox.record('r2.1', attempt('retry'), next, 0),
+        outbox.record('r3.1', attempt('delivered'), null, 7), // a claim that is not current
+      ]);
+      expect((await scriptCalls()) - before).to.equal(1);
+      expect(states).to.deep.equal(['delivered', 'pending', 'stale']);
+      expect(Number(await client.zscore(keys.due, 'r2.1'))).to.equal(next);
+      expect(await client.hget(keys.delivery('r3.1'), 'state')).to.equal('delivering');
+      expect(await client.llen(keys.attempts('r3.1')), 'a stale attempt is still logged').to.equal(1);
+      const [stats] = await client.keys('tst:stats:*');
+      expect(await client.hgetall(stats as string)).to.include({ 'cb:delivered': '1', 'cb:retry': '1' });
     });
 
     it('records an attempt on an existing delivery, and nothing on a missing one', async () => {
