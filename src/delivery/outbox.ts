@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
-import { callScript, callScriptNow, defineScript } from '../store/scripts.js';
+import { callScript, defineScript } from '../store/scripts.js';
 import { tickBatcher } from '../store/tick-batch.js';
 
 export interface ClaimedDelivery {
@@ -79,7 +79,7 @@ export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Out
   const recordBatched = tickBatcher<(string | number)[], string>((attempts) => {
     const args: (string | number)[] = [Date.now(), keys.deliveryPrefix, keys.webhookPrefix, opts.disableAfterMs, opts.progressIntervalMs, attempts.length];
     for (const a of attempts) for (const v of a) args.push(v);
-    return callScriptNow<string[]>(redis, 'record', [], args);
+    return callScript<string[]>(redis, 'record', [], args);
   });
   return {
     async claim(limit, leaseMs) {

@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { Keys } from '../store/keys.js';
 import { tenantTasksKey } from '../store/task-list.js';
 import { createQueue, type TaskQueue } from './queues.js';
-import { callScript, callScriptNow, defineScript } from '../store/scripts.js';
+import { callScript, defineScript } from '../store/scripts.js';
 import { TIMED_OUT, within } from '../within.js';
 import { tickBatcher } from '../store/tick-batch.js';
 
@@ -141,7 +141,7 @@ export function createProducer(opts: ProducerOptions): Producer {
       const args = submitHead.slice();
       args.push(requests.length);
       for (const r of requests) for (const a of r.args) args.push(a);
-      return callScriptNow<number[]>(opts.redis, 'submit', [], args);
+      return callScript<number[]>(opts.redis, 'submit', [], args);
     },
     { weight: (r) => r.tasks, maxWeight: 256 },
   );

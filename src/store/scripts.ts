@@ -38,21 +38,3 @@ export function callScript<T>(redis: Redis, name: string, keys: readonly string[
   if (!fn) throw new Error(`Redis script ${name} was not defined on this client`);
   return fn.call(redis, ...keys, ...args);
 }
-
-/**
- * Calls a script defined with `defineScript` and writes it to the socket at
- * once (a pipeline of one), instead of on ioredis's next auto-pipelined
- * flush. That flush runs on `setImmediate`: from a batch that is itself sent
- * on `setImmediate` (tick-batch.ts), it would wait for one more turn of the
- * event loop, on the path of every task.
- */
-export async function callScriptNow<T>(redis: Redis, name: string, keys: readonly string[], args: readonly (string | number)[]): Promise<T> {
-  const pipeline = redis.pipeline();
-  const fn = (pipeline as unknown as Record<string, (...a: (string | number)[]) => unknown>)[`th_${name}`];
-  if (!fn) throw new Error(`Redis script ${name} was not defined on this client`);
-  fn.call(pipeline, ...keys, ...args);
-  const [reply] = (await pipeline.exec()) ?? [];
-  if (!reply) throw new Error(`Redis script ${name} got no reply`);
-  if (reply[0]) throw reply[0];
-  return reply[1] as T;
-}

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { taskDeliveryId, taskMessageId } from './keys.js';
-import { callScript, callScriptNow, defineScript } from './scripts.js';
+import { callScript, defineScript } from './scripts.js';
 import { tickBatcher } from './tick-batch.js';
 
 export type TaskFields = Record<string, string>;
@@ -118,7 +118,7 @@ export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
   const finishBatched = tickBatcher<(string | number)[], string[]>((outcomes) => {
     const args: (string | number)[] = [Date.now(), keys.task(''), keys.deliveryPrefix, keys.webhookPrefix, `${keys.bq}:`, outcomes.length];
     for (const o of outcomes) for (const v of o) args.push(v);
-    return callScriptNow<string[][]>(redis, 'finish', [], args);
+    return callScript<string[][]>(redis, 'finish', [], args);
   });
   const requeue = (taskId: string, queue: string, how: 'handback' | 'retry' | 'pause', lastError: string | null, job: JobReturn | null) =>
     callScript<[number, number]>(redis, 'requeue', [keys.task(taskId)], [taskId, bq(queue), how, lastError ?? '', Date.now(), job?.data ?? '', job?.at ?? 0]);
