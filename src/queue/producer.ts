@@ -136,12 +136,13 @@ export function createProducer(opts: ProducerOptions): Producer {
   // Every submit of one event-loop turn in one script call (see tick-batch.ts);
   // each request is a list of script arguments (see submit.lua).
   const submitHead: (string | number)[] = [opts.keys.task(''), `${opts.keys.bq}:`, RECORD_FIELDS.length, ...RECORD_FIELDS];
+  // One deadline per batch: a timer per request cost every submit a timer and two promises.
   const sendSubmits = tickBatcher<{ args: (string | number)[]; tasks: number }, number>(
     (requests) => {
       const args = submitHead.slice();
       args.push(requests.length);
       for (const r of requests) for (const a of r.args) args.push(a);
-      return callScript<number[]>(opts.redis, 'submit', [], args);
+      return withTimeout(callScript<number[]>(opts.redis, 'submit', [], args), saveTimeoutMs);
     },
     { weight: (r) => r.tasks, maxWeight: 256 },
   );
@@ -194,7 +195,7 @@ export function createProducer(opts: ProducerOptions): Producer {
         for (const f of RECORD_FIELDS) args.push(record[f]);
       });
       try {
-        await withTimeout(sendSubmits({ args, tasks: tasks.length }), saveTimeoutMs);
+        await sendSubmits({ args, tasks: tasks.length });
       } catch (err) {
         throw new DependencyError('queue_unavailable', 'Could not queue the task(s).', coerceError(err));
       }

@@ -143,6 +143,21 @@ describe('queue: producer', () => {
     for (const r of results) expect(((r as PromiseRejectedResult).reason as { code?: string }).code).to.equal('queue_unavailable');
   });
 
+  it('gives up on a Redis that does not answer after saveTimeoutMs: every submit of the batch fails with queue_unavailable', async () => {
+    const p = createProducer({ redis: client, keys, redisUrl: redis.url, stallIntervalMs: 5000, saveTimeoutMs: 300 });
+    await p.submit('t', [task()]);
+    const admin = redis.client();
+    await admin.client('PAUSE', 2000, 'WRITE');
+    const started = Date.now();
+    const results = await Promise.allSettled([p.submit('t', [task()]), p.submit('u', [task()])]);
+    const took = Date.now() - started;
+    await admin.client('UNPAUSE');
+    admin.disconnect();
+    await p.close();
+    expect(took).to.be.within(250, 1500);
+    for (const r of results) expect(((r as PromiseRejectedResult).reason as { code?: string }).code).to.equal('queue_unavailable');
+  });
+
   it('reuses one bee-queue per queue name instead of one per call', async () => {
     const clientsBefore = (await client.client('LIST')) as string;
     for (let i = 0; i < 5; i++) await producer.submit('t', [task(), task({ queue: 'image' })]);
