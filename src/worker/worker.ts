@@ -65,6 +65,36 @@ export interface Worker {
   close(graceMs: number): Promise<void>;
 }
 
+/** How long a cancel request for a task not (yet) running here is kept. */
+const EARLY_CANCEL_MS = 10_000;
+/** At most this many are kept (every worker hears every cancel; most are for other workers' tasks). */
+const EARLY_CANCEL_MAX = 10_000;
+
+/**
+ * Ids with the time they were last heard of, forgotten after `ttlMs` (and the
+ * oldest first beyond EARLY_CANCEL_MAX).
+ */
+function recentIds(ttlMs: number): { add(id: string): void; takeSince(id: string, since: number): boolean } {
+  const heard = new Map<string, number>(); // id → when, in insertion order
+  return {
+    add(id) {
+      const now = Date.now();
+      for (const [k, at] of heard) {
+        if (at > now - ttlMs && heard.size < EARLY_CANCEL_MAX) break;
+        heard.delete(k);
+      }
+      heard.delete(id);
+      heard.set(id, now);
+    },
+    takeSince(id, since) {
+      const at = heard.get(id);
+      if (at === undefined) return false;
+      heard.delete(id);
+      return at >= since && at > Date.now() - ttlMs;
+    },
+  };
+}
+
 /** How a job left this worker: its outcome, or why it has none here. */
 type JobResult = { outcome: string };
 
@@ -86,6 +116,8 @@ export function createWorker(opts: WorkerOptions): Worker {
   const blocking: Redis[] = [];
   /** Stop switches of the tasks running here (cancel requests, shutdown). */
   const stops = new Map<string, StopSwitch>();
+  /** Cancel requests that arrived for tasks not running here (yet). */
+  const early = recentIds(EARLY_CANCEL_MS);
   const current = new Map<string, RunningTask>();
   /** Jobs taken here and not yet settled. */
   let running = 0;
@@ -121,6 +153,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     // running tasks, and this task is running already (take.lua started it).
     const stop = new StopSwitch();
     if (handingBack) stop.stop('shutdown');
+    // A cancel heard since take.lua started this run is this run's (one for an
+    // earlier run of the task, e.g. before an API retry, was heard before it).
+    else if (job.verdict.kind === 'run' && early.takeSince(taskId, Number(job.verdict.fields.started ?? Infinity))) stop.stop('cancel');
     stops.set(taskId, stop);
     const progress: JobProgress = { fields: null, settled: false };
     try {
@@ -165,12 +200,22 @@ export function createWorker(opts: WorkerOptions): Worker {
     } else {
       log.error('worker fault before the task started', { err: err.message, stack: err.stack });
     }
+    const pause = pauseJob(parseJob(job.job), err.stack ?? err.message, config.STALL_INTERVAL_MS, Date.now());
+    return (await putBack(() => store.pauseJob(job.id, queue, pause), log)) ? { outcome: 'paused' } : { outcome: 'stalled' };
+  };
+
+  /**
+   * Puts a job back in line; false when Redis refused. The job then stays
+   * active and unguarded, bee-queue's stall check puts it back, and the task,
+   * still `running`, counts its next run as a lost one.
+   */
+  const putBack = async (write: () => Promise<unknown>, log: Logger): Promise<boolean> => {
     try {
-      await store.pauseJob(job.id, queue, pauseJob(parseJob(job.job), err.stack ?? err.message, config.STALL_INTERVAL_MS, Date.now()));
-      return { outcome: 'paused' };
-    } catch (pauseErr) {
-      log.error('could not put the job back; the stall check will', { err: coerceError(pauseErr).message });
-      return { outcome: 'stalled' };
+      await write();
+      return true;
+    } catch (err) {
+      log.warn('could not put the job back; the stall check will', { err: coerceError(err).message });
+      return false;
     }
   };
 
@@ -242,15 +287,16 @@ export function createWorker(opts: WorkerOptions): Worker {
     }
     if (run.kind === 'shutdown') {
       // The job goes back to the front of the queue for another worker.
-      await store.requeue(taskId, queue, null);
+      progressOf.settled = true; // this run has no outcome to write
+      if (!(await putBack(() => store.requeue(taskId, queue, null), log))) return { outcome: 'stalled' };
       log.info('task handed back at shutdown');
       return { outcome: 'handed-back' };
     }
     const again = (run.error as { retryable?: boolean }).retryable === false ? null : retryJob(parseJob(job.job), run.error.stack ?? run.error.message, Date.now());
     if (again) {
       // The task's own retries: the job waits its backoff in bee-queue's delayed set.
-      await store.requeue(taskId, queue, JSON.stringify(failureFromError(run.error)), again);
       progressOf.settled = true; // for this run
+      if (!(await putBack(() => store.requeue(taskId, queue, JSON.stringify(failureFromError(run.error)), again), log))) return { outcome: 'stalled' };
       log.info('task attempt failed; it will run again', { error_type: errorCode(run.error), retry_in_ms: Math.max(0, again.at - Date.now()) });
       return { outcome: 'retrying' };
     }
@@ -294,7 +340,15 @@ export function createWorker(opts: WorkerOptions): Worker {
   }
 
   // A cancel request reaches every worker; the one running the task aborts it.
-  opts.subscriber.on('message', (_channel: string, taskId: string) => stops.get(taskId)?.stop('cancel'));
+  // take.lua marks a task running before this process has its stop switch, and
+  // the cancel message can overtake take.lua's reply (another connection): a
+  // cancel for a task not running here is kept for a while, and a task taken
+  // meanwhile starts stopped.
+  opts.subscriber.on('message', (_channel: string, taskId: string) => {
+    const stop = stops.get(taskId);
+    if (stop) stop.stop('cancel');
+    else early.add(taskId);
+  });
 
   return {
     async ready() {
@@ -321,16 +375,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       await Promise.all(consumers.map((c) => c.stop()));
       // Running tasks finish within the grace or are handed back when it ends;
       // bounded all the same (a hand-back stuck on Redis), as bee-queue's close was.
-      if (running > 0) {
-        await new Promise<void>((resolve) => {
-          const giveUp = setTimeout(resolve, graceMs + 3000);
-          giveUp.unref();
-          idle.push(() => {
-            clearTimeout(giveUp);
-            resolve();
-          });
-        });
-      }
+      if (running > 0) await within(new Promise<void>((resolve) => idle.push(resolve)), graceMs + 3000);
       clearTimeout(handBack);
       for (const b of blocking) b.disconnect();
       // bee-queue's close first waits for its queue to be ready, which a Redis
