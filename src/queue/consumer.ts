@@ -29,8 +29,8 @@ export interface ConsumerOptions {
   concurrency: number;
   /** Takes up to `max` waiting jobs after `moved` (a job the wait moved to `active`), and starts their tasks. */
   take(max: number, moved: string | null): Promise<TakenJob[]>;
-  /** Gives back a job taken (or moved by the wait) after `stop()`: it never runs here. */
-  giveBack(id: string): Promise<unknown>;
+  /** Gives back a job taken (`job`) or moved by the wait (`job` null) after `stop()`: it never runs here. */
+  giveBack(id: string, job: TakenJob | null): Promise<unknown>;
   /** Runs one job; settles once the job has left this worker (acknowledged, put back, or left to the stall check). */
   run(job: TakenJob): Promise<unknown>;
   /** The shared client: the stall guard's SREMs and CLIENT UNBLOCK. */
@@ -46,7 +46,10 @@ export interface ConsumerOptions {
 
 export interface Consumer {
   start(): void;
-  /** Stops taking jobs (held ones keep running) and ends a wait in progress; bounded. */
+  /**
+   * Stops taking jobs and ends a wait in progress; bounded. Held jobs keep
+   * running, and keep being guarded from the stall check until they settle.
+   */
   stop(): Promise<void>;
   /** Jobs taken and not yet settled. */
   held(): number;
@@ -79,8 +82,12 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
 
   // bee-queue's stall check puts back every job that stays in `stalling` for
   // a whole stallInterval: take out the ones held here twice per interval.
+  // It keeps running after stop(): held jobs may run for the whole shutdown grace.
   const guard = setInterval(() => {
-    if (held.size === 0) return;
+    if (held.size === 0) {
+      if (stopped) clearInterval(guard);
+      return;
+    }
     opts.redis.srem(`${opts.prefix}stalling`, ...held).catch((err: unknown) => {
       opts.logger.warn('could not guard held jobs from the stall check', { err: coerceError(err).message });
     });
@@ -99,8 +106,8 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     });
   };
 
-  const giveBack = (id: string): Promise<unknown> =>
-    opts.giveBack(id).catch((err: unknown) => {
+  const giveBack = (id: string, job: TakenJob | null): Promise<unknown> =>
+    opts.giveBack(id, job).catch((err: unknown) => {
       opts.logger.warn('could not give back a job; the stall check will', { task_id: id, err: coerceError(err).message });
     });
 
@@ -117,6 +124,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
   /** Takes until the slots are full or nothing waits; one at a time. */
   const fill = async (): Promise<void> => {
     let moved: string | null = null;
+    let movedAt = 0;
     while (!stopped) {
       // A job the wait moved counts as one of the free slots' jobs.
       const free = opts.concurrency - held.size;
@@ -129,12 +137,15 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
         opts.logger.warn('could not take jobs; retrying', { prefix: opts.prefix, err: coerceError(err).message, retry_ms: retryMs });
         await new Promise((r) => setTimeout(r, retryMs));
         retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
+        // Unguarded since the wait moved it: past half a stall interval the
+        // stall check may have put it back for another worker; it is theirs.
+        if (moved !== null && Date.now() - movedAt > opts.stallIntervalMs / 2) moved = null;
         continue;
       }
       moved = null;
       if (stopped) {
         // Stopped while Redis answered: these never start here.
-        await Promise.all(taken.map((job) => giveBack(job.id)));
+        await Promise.all(taken.map((job) => giveBack(job.id, job)));
         return;
       }
       for (const job of taken) launch(job);
@@ -143,6 +154,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       if (taken.length >= free || stopped) return;
       try {
         moved = await wait();
+        movedAt = Date.now();
       } catch (err) {
         if (stopped) break;
         opts.logger.warn('waiting for jobs failed; retrying', { prefix: opts.prefix, err: coerceError(err).message, retry_ms: retryMs });
@@ -151,7 +163,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       }
     }
     // Stopped with a job the wait took at the last moment: it goes back at once.
-    if (moved !== null) await giveBack(moved);
+    if (moved !== null) await giveBack(moved, null);
   };
 
   const pump = (): void => {
@@ -174,7 +186,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     },
     async stop() {
       stopped = true;
-      clearInterval(guard);
+      if (held.size === 0) clearInterval(guard);
       opts.blocking.off('ready', learnBlockingId);
       if (waiting && blockingId !== null) {
         // The wait answers nil (or the job it has just taken, which fill() gives back).

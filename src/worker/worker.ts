@@ -201,7 +201,8 @@ export function createWorker(opts: WorkerOptions): Worker {
       log.error('worker fault before the task started', { err: err.message, stack: err.stack });
     }
     const pause = pauseJob(parseJob(job.job), err.stack ?? err.message, config.STALL_INTERVAL_MS, Date.now());
-    return (await putBack(() => store.pauseJob(job.id, queue, pause), log)) ? { outcome: 'paused' } : { outcome: 'stalled' };
+    const run = 'fields' in job.verdict ? (job.verdict.fields.runs ?? '') : '';
+    return (await putBack(() => store.pauseJob(job.id, queue, run, pause), log)) ? { outcome: 'paused' } : { outcome: 'stalled' };
   };
 
   /**
@@ -288,7 +289,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     if (run.kind === 'shutdown') {
       // The job goes back to the front of the queue for another worker.
       progressOf.settled = true; // this run has no outcome to write
-      if (!(await putBack(() => store.requeue(taskId, queue, null), log))) return { outcome: 'stalled' };
+      if (!(await putBack(() => store.requeue(taskId, queue, fields.runs ?? '', null), log))) return { outcome: 'stalled' };
       log.info('task handed back at shutdown');
       return { outcome: 'handed-back' };
     }
@@ -296,7 +297,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     if (again) {
       // The task's own retries: the job waits its backoff in bee-queue's delayed set.
       progressOf.settled = true; // for this run
-      if (!(await putBack(() => store.requeue(taskId, queue, JSON.stringify(failureFromError(run.error)), again), log))) return { outcome: 'stalled' };
+      if (!(await putBack(() => store.requeue(taskId, queue, fields.runs ?? '', JSON.stringify(failureFromError(run.error)), again), log))) return { outcome: 'stalled' };
       log.info('task attempt failed; it will run again', { error_type: errorCode(run.error), retry_in_ms: Math.max(0, again.at - Date.now()) });
       return { outcome: 'retrying' };
     }
@@ -329,7 +330,8 @@ export function createWorker(opts: WorkerOptions): Worker {
         prefix: `${opts.keys.bq}:${name}:`,
         concurrency: opts.concurrency,
         take: (max, moved) => store.take(name, max, moved, config.TASK_MAX_LOST),
-        giveBack: (id) => store.requeue(id, name, null),
+        // A run take.lua started goes back as a hand-back (its task back to queued); anything else untouched.
+        giveBack: (id, job) => (job?.verdict.kind === 'run' ? store.requeue(id, name, job.verdict.fields.runs ?? '', null) : store.giveBack(id, name)),
         run: (job) => runTaken(name, job),
         redis: opts.redis,
         blocking: wait,

@@ -36,7 +36,7 @@ describe('queue: consumer', function () {
         takes += 1;
         return store.take('debug', max, moved, 2);
       },
-      giveBack: (id) => store.requeue(id, 'debug', null),
+      giveBack: (id, job) => (job?.verdict.kind === 'run' ? store.requeue(id, 'debug', job.verdict.fields.runs ?? '', null) : store.giveBack(id, 'debug')),
       run,
       redis: client,
       blocking,
@@ -116,6 +116,32 @@ describe('queue: consumer', function () {
       expect(active).to.deep.equal([held]);
       expect(waiting).to.deep.equal(['orphan']);
       release();
+    } finally {
+      await queue.close(1000).catch(() => undefined);
+    }
+  });
+
+  it('keeps guarding a job that still runs after stop() (the shutdown grace), and stops guarding once it settles', async () => {
+    const queue = createQueue('debug', { redisUrl: redis.url, keys, role: 'worker', stallIntervalMs: 300 });
+    queue.on('error', () => undefined);
+    try {
+      await queue.ready();
+      const [held] = await submit(1);
+      let release: () => void = () => undefined;
+      const running = new Promise<void>((r) => (release = r));
+      let started = false;
+      consume(1, () => ((started = true), running), 300);
+      while (!started) await sleep(10);
+      await consumer?.stop();
+      for (let i = 0; i < 8; i++) {
+        await queue.checkStalledJobs();
+        await sleep(150);
+      }
+      expect(await client.lrange(`${prefix}active`, 0, -1)).to.deep.equal([held]);
+      expect(await client.llen(`${prefix}waiting`)).to.equal(0);
+      release();
+      await sleep(50);
+      expect(consumer?.held()).to.equal(0);
     } finally {
       await queue.close(1000).catch(() => undefined);
     }

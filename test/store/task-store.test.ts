@@ -95,12 +95,14 @@ describe('store: task store', () => {
     });
   });
 
-  describe('requeue and pause', () => {
+  describe('requeue, pause and give back', () => {
+    const runOf = (t: TakenJob | undefined): string => fieldsOf(t).runs ?? '';
+
     it('a hand-back puts the job at the front of the line and the task back to queued, with a fresh queued time', async () => {
       await queued('t1', { queued: '1700000000000' });
-      await store.take('debug', 1, null, 2);
+      const [t] = await store.take('debug', 1, null, 2);
       await queued('new');
-      expect(await store.requeue('t1', 'debug', null)).to.equal(true);
+      expect(await store.requeue('t1', 'debug', runOf(t), null)).to.equal(true);
       const h = await client.hgetall(keys.task('t1'));
       expect(h).to.include({ status: 'queued' });
       expect(h).to.not.have.property('last_error');
@@ -108,34 +110,68 @@ describe('store: task store', () => {
       // Next out (rightmost), ahead of a job queued before it was handed back.
       expect(await client.lrange(bq('waiting'), 0, -1)).to.deep.equal(['new', 't1']);
       expect(await client.llen(bq('active'))).to.equal(0);
-      expect(await store.requeue('t1', 'debug', null), 'no longer running').to.equal(false);
+      expect(await store.requeue('t1', 'debug', runOf(t), null), 'no longer running').to.equal(false);
     });
 
     it('a retry rewrites the job and delays it, and keeps the error on the record', async () => {
       await queued('t2');
-      await store.take('debug', 1, null, 2);
+      const [t] = await store.take('debug', 1, null, 2);
       await client.sadd(bq('stalling'), 't2');
       const due = Date.now() + 60_000;
-      expect(await store.requeue('t2', 'debug', '{"message":"boom"}', { data: '{"status":"retrying"}', at: due })).to.equal(true);
+      expect(await store.requeue('t2', 'debug', runOf(t), '{"message":"boom"}', { data: '{"status":"retrying"}', at: due })).to.equal(true);
       expect(await client.hgetall(keys.task('t2'))).to.include({ status: 'queued', last_error: '{"message":"boom"}' });
       expect(await client.hget(bq('jobs'), 't2')).to.equal('{"status":"retrying"}');
       expect(Number(await client.zscore(bq('delayed'), 't2'))).to.equal(due);
       expect(await client.llen(bq('active'))).to.equal(0);
       expect(await client.sismember(bq('stalling'), 't2')).to.equal(0);
       // Due now: straight back to the end of the line.
-      await client.multi().zrem(bq('delayed'), 't2').rpush(bq('active'), 't2').hset(keys.task('t2'), 'status', 'running').exec();
-      await store.requeue('t2', 'debug', null, { data: '{}', at: Date.now() - 1 });
+      await client.multi().zrem(bq('delayed'), 't2').lpush(bq('waiting'), 't2').exec();
+      const [again] = await store.take('debug', 1, null, 2);
+      await store.requeue('t2', 'debug', runOf(again), null, { data: '{}', at: Date.now() - 1 });
       expect(await client.lrange(bq('waiting'), 0, -1)).to.deep.equal(['t2']);
     });
 
     it('a pause moves only a job still held, and leaves the record running', async () => {
       await queued('p');
-      await store.take('debug', 1, null, 2);
-      expect(await store.pauseJob('p', 'debug', { data: '{"options":{"faults":1}}', at: Date.now() + 1000 })).to.equal(true);
+      const [t] = await store.take('debug', 1, null, 2);
+      expect(await store.pauseJob('p', 'debug', runOf(t), { data: '{"options":{"faults":1}}', at: Date.now() + 1000 })).to.equal(true);
       expect(await client.hget(keys.task('p'), 'status')).to.equal('running');
       expect(await client.zscore(bq('delayed'), 'p')).to.not.equal(null);
-      expect(await store.pauseJob('p', 'debug', { data: '{}', at: Date.now() + 1000 }), 'not held any more').to.equal(false);
+      expect(await store.pauseJob('p', 'debug', runOf(t), { data: '{}', at: Date.now() + 1000 }), 'not held any more').to.equal(false);
       expect(await client.hget(bq('jobs'), 'p')).to.equal('{"options":{"faults":1}}');
+    });
+
+    it('a stale call (its run is over: another worker took the job since) changes nothing', async () => {
+      await queued('s');
+      const [first] = await store.take('debug', 1, null, 2);
+      // The stall check put the job back, and another worker took it: run 2.
+      await client.multi().lrem(bq('active'), 0, 's').lpush(bq('waiting'), 's').exec();
+      const [second] = await store.take('debug', 1, null, 2);
+      expect(runOf(second)).to.equal('2');
+      expect(await store.requeue('s', 'debug', runOf(first), null), 'hand-back').to.equal(false);
+      expect(await store.requeue('s', 'debug', runOf(first), '{}', { data: '{}', at: Date.now() }), 'retry').to.equal(false);
+      expect(await store.pauseJob('s', 'debug', runOf(first), { data: '{}', at: Date.now() + 1000 }), 'pause').to.equal(false);
+      expect(await client.hget(keys.task('s'), 'status')).to.equal('running');
+      expect(await client.lrange(bq('active'), 0, -1), "the second run's job is left alone").to.deep.equal(['s']);
+    });
+
+    it('a give-back moves a job that never started, but never one whose task is running', async () => {
+      await queued('g');
+      await client.rpoplpush(bq('waiting'), bq('active')); // moved by a blocking wait, not started
+      expect(await store.giveBack('g', 'debug')).to.equal(true);
+      expect(await client.lrange(bq('waiting'), 0, -1)).to.deep.equal(['g']);
+      expect(await client.hget(keys.task('g'), 'status')).to.equal('queued');
+      await store.take('debug', 1, null, 2);
+      expect(await store.giveBack('g', 'debug'), 'running: someone runs it').to.equal(false);
+      expect(await client.lrange(bq('active'), 0, -1)).to.deep.equal(['g']);
+    });
+
+    it('take skips a moved job that is no longer active (the stall check put it back meanwhile)', async () => {
+      await queued('m');
+      expect(await store.take('debug', 0, 'm', 2)).to.deep.equal([]);
+      expect(await client.hget(keys.task('m'), 'status')).to.equal('queued');
+      const [t] = await store.take('debug', 1, null, 2);
+      expect(fieldsOf(t)).to.include({ runs: '1', lost: '0' });
     });
   });
 
@@ -174,6 +210,15 @@ describe('store: task store', () => {
       // A second outcome is refused and changes nothing.
       expect(await store.finish(fields, { status: 'failed', error: { message: 'x', error_type: 'E' } }, [], [], 0)).to.deep.equal({ kind: 'done' });
       expect(await client.hget(keys.task('f1'), 'status')).to.equal('completed');
+    });
+
+    it('a stale outcome (the task runs a newer generation) leaves the newer run\'s job alone', async () => {
+      const fields = await running('st');
+      // The stall check took the job back; it ran elsewhere and failed; an API retry (gen 2) is running now.
+      await client.multi().hset(keys.task('st'), 'gen', '2', 'status', 'running').exec();
+      expect(await store.finish(fields, { status: 'completed', result: {} }, [], [], 0)).to.deep.equal({ kind: 'stale' });
+      expect(await client.lrange(bq('active'), 0, -1)).to.deep.equal(['st']);
+      expect(await client.hexists(bq('jobs'), 'st')).to.equal(1);
     });
 
     it('stores the result and the delivery body exactly, every kind of character intact', async () => {
@@ -217,8 +262,8 @@ describe('store: task store', () => {
       expect(results).to.deep.equal([{ kind: 'ok', created: ['b1.1'] }, { kind: 'done' }, { kind: 'stale' }, { kind: 'missing' }]);
       expect(await client.hget(keys.task('b2'), 'status')).to.equal('failed');
       expect(await client.exists(keys.delivery('b2.1'))).to.equal(0);
-      // Every run but the missing one is over: no job is left behind.
-      expect(await client.llen(bq('active'))).to.equal(0);
+      // The runs whose outcome exists are over (their jobs acknowledged); the stale one's job is the newer run's.
+      expect(await client.lrange(bq('active'), 0, -1)).to.deep.equal(['b3']);
       const [stats] = await client.keys('tst:stats:*');
       expect(await client.hgetall(stats as string)).to.include({ 'debug:completed': '1', 'debug:failed': '1', 'type:debug.echo:n': '2' });
     });

@@ -23,8 +23,9 @@ ARGV[6] how many outcomes (T), then per outcome:
         how many deliveries (N), then N × 9 values (see lib/add-deliveries.lua)
 
 Returns, per outcome: {"ok", created ids...}, {"done"} (an outcome already
-exists), {"stale"} or {"missing"}. Every answer but "missing" acknowledges the
-job: whoever wrote the outcome, the run is over.
+exists), {"stale"} (the task runs a newer generation) or {"missing"}. "ok" and
+"done" acknowledge the job: whoever wrote the outcome, the run is over. A
+stale caller's job is left alone: it is the newer generation's.
 ]]
 -- #include add-deliveries
 local now, dlv = ARGV[1], ARGV[3]
@@ -43,12 +44,15 @@ local function finish(at)
   local key = ARGV[2] .. id
   local t = redis.call("hmget", key, "status", "gen", "id", "queue", "type", "started", "cancel")
   if not t[1] then return {"missing"}, nextAt end
+  local terminal = t[1] == "completed" or t[1] == "failed" or t[1] == "cancelled"
+  -- A stale caller's job is no longer its own: the stall check took it back,
+  -- and the job of that id now belongs to the task's newer generation.
+  if not terminal and t[2] ~= gen then return {"stale"}, nextAt end
   local bq = ARGV[5] .. (t[4] or "") .. ":"
   redis.call("lrem", bq .. "active", 0, t[3])
   redis.call("srem", bq .. "stalling", t[3])
   redis.call("hdel", bq .. "jobs", t[3])
-  if t[1] == "completed" or t[1] == "failed" or t[1] == "cancelled" then return {"done"}, nextAt end
-  if t[2] ~= gen then return {"stale"}, nextAt end
+  if terminal then return {"done"}, nextAt end
 
   -- Every field the outcome sets, in one HSET.
   local set = {"status", status, "finished", now}

@@ -31,7 +31,9 @@ A record found `running` means the previous run's worker died without an
 outcome (the stall check put its job back), so `lost` grows by one.
 ]]
 local ids = {}
-if ARGV[2] ~= "" then ids[1] = ARGV[2] end
+-- The moved job is started only while it is still active: a take that came
+-- late (a retry after an error) may find that the stall check put it back.
+if ARGV[2] ~= "" and redis.call("lpos", KEYS[2], ARGV[2]) then ids[1] = ARGV[2] end
 for _ = 1, tonumber(ARGV[1]) do
   local id = redis.call("rpoplpush", KEYS[1], KEYS[2])
   if not id then break end
