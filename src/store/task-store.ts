@@ -85,16 +85,16 @@ export interface TaskStore {
    * A running task back to `queued`, and its job (held by this worker) back in
    * line: at the front of `waiting` without `job` (a hand-back at shutdown),
    * or rewritten and due at `job.at` (the task's own retry, with `lastError`).
-   * Only for run `run` (the record's `runs` as take returned it): a stale call
-   * changes nothing. Returns whether the task was requeued.
+   * Only for claim `claim` (the record's `claim` as take returned it): a stale
+   * call changes nothing. Returns whether the task was requeued.
    */
-  requeue(taskId: string, queue: string, run: string, lastError: string | null, job?: JobReturn): Promise<boolean>;
+  requeue(taskId: string, queue: string, claim: string, lastError: string | null, job?: JobReturn): Promise<boolean>;
   /**
    * Puts a job this worker could not settle back in line, rewritten and due at
-   * `job.at`; the record is left as it is. Only for run `run`. Returns whether
-   * the job was still held.
+   * `job.at`; the record is left as it is. Only for claim `claim`. Returns
+   * whether the job was still held.
    */
-  pauseJob(taskId: string, queue: string, run: string, job: JobReturn): Promise<boolean>;
+  pauseJob(taskId: string, queue: string, claim: string, job: JobReturn): Promise<boolean>;
   /**
    * A job taken or moved to `active` but never started here (the worker
    * stopped): back to the front of the line, unless its task is running.
@@ -128,8 +128,8 @@ export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
     for (const o of outcomes) for (const v of o) args.push(v);
     return callScript<string[][]>(redis, 'finish', [], args);
   });
-  const requeue = (taskId: string, queue: string, how: 'handback' | 'retry' | 'pause' | 'untaken', run: string, lastError: string | null, job: JobReturn | null) =>
-    callScript<[number, number]>(redis, 'requeue', [keys.task(taskId)], [taskId, bq(queue), how, lastError ?? '', Date.now(), job?.data ?? '', job?.at ?? 0, run]);
+  const requeue = (taskId: string, queue: string, how: 'handback' | 'retry' | 'pause' | 'untaken', claim: string, lastError: string | null, job: JobReturn | null) =>
+    callScript<[number, number]>(redis, 'requeue', [keys.task(taskId)], [taskId, bq(queue), how, lastError ?? '', Date.now(), job?.data ?? '', job?.at ?? 0, claim]);
   defineScript(redis, dlvLua, 'enqueue', 1);
   defineScript(redis, dlvLua, 'progress', 2);
   return {
@@ -189,12 +189,12 @@ export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
       ]);
       return n === 1;
     },
-    async requeue(taskId, queue, run, lastError, job) {
-      const [requeued] = await requeue(taskId, queue, job ? 'retry' : 'handback', run, lastError, job ?? null);
+    async requeue(taskId, queue, claim, lastError, job) {
+      const [requeued] = await requeue(taskId, queue, job ? 'retry' : 'handback', claim, lastError, job ?? null);
       return requeued === 1;
     },
-    async pauseJob(taskId, queue, run, job) {
-      const [, moved] = await requeue(taskId, queue, 'pause', run, null, job);
+    async pauseJob(taskId, queue, claim, job) {
+      const [, moved] = await requeue(taskId, queue, 'pause', claim, null, job);
       return moved === 1;
     },
     async giveBack(taskId, queue) {

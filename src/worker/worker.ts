@@ -70,11 +70,8 @@ const EARLY_CANCEL_MS = 10_000;
 /** At most this many are kept (every worker hears every cancel; most are for other workers' tasks). */
 const EARLY_CANCEL_MAX = 10_000;
 
-/**
- * Ids with the time they were last heard of, forgotten after `ttlMs` (and the
- * oldest first beyond EARLY_CANCEL_MAX).
- */
-function recentIds(ttlMs: number): { add(id: string): void; takeSince(id: string, since: number): boolean } {
+/** Ids heard of lately: each is forgotten after `ttlMs` (and the oldest first beyond EARLY_CANCEL_MAX). */
+function recentIds(ttlMs: number): { add(id: string): void; take(id: string): boolean } {
   const heard = new Map<string, number>(); // id → when, in insertion order
   return {
     add(id) {
@@ -86,11 +83,11 @@ function recentIds(ttlMs: number): { add(id: string): void; takeSince(id: string
       heard.delete(id);
       heard.set(id, now);
     },
-    takeSince(id, since) {
+    take(id) {
       const at = heard.get(id);
       if (at === undefined) return false;
       heard.delete(id);
-      return at >= since && at > Date.now() - ttlMs;
+      return at > Date.now() - ttlMs;
     },
   };
 }
@@ -114,9 +111,9 @@ export function createWorker(opts: WorkerOptions): Worker {
   const queues = new Map<QueueName, TaskQueue>();
   const consumers: Consumer[] = [];
   const blocking: Redis[] = [];
-  /** Stop switches of the tasks running here (cancel requests, shutdown). */
-  const stops = new Map<string, StopSwitch>();
-  /** Cancel requests that arrived for tasks not running here (yet). */
+  /** Stop switches of the tasks running here, with the generation each runs (cancel requests, shutdown). */
+  const stops = new Map<string, { stop: StopSwitch; gen: string }>();
+  /** Cancel requests (`{task id}:{gen}`) that arrived for runs not here (yet). */
   const early = recentIds(EARLY_CANCEL_MS);
   const current = new Map<string, RunningTask>();
   /** Jobs taken here and not yet settled. */
@@ -152,11 +149,10 @@ export function createWorker(opts: WorkerOptions): Worker {
     // Listen for a cancel before the run starts: cancel.lua only publishes for
     // running tasks, and this task is running already (take.lua started it).
     const stop = new StopSwitch();
+    const gen = 'fields' in job.verdict ? (job.verdict.fields.gen ?? '1') : '';
     if (handingBack) stop.stop('shutdown');
-    // A cancel heard since take.lua started this run is this run's (one for an
-    // earlier run of the task, e.g. before an API retry, was heard before it).
-    else if (job.verdict.kind === 'run' && early.takeSince(taskId, Number(job.verdict.fields.started ?? Infinity))) stop.stop('cancel');
-    stops.set(taskId, stop);
+    else if (early.take(`${taskId}:${gen}`)) stop.stop('cancel');
+    stops.set(taskId, { stop, gen });
     const progress: JobProgress = { fields: null, settled: false };
     try {
       return await runJob(queue, job, stop, progress);
@@ -201,22 +197,23 @@ export function createWorker(opts: WorkerOptions): Worker {
       log.error('worker fault before the task started', { err: err.message, stack: err.stack });
     }
     const pause = pauseJob(parseJob(job.job), err.stack ?? err.message, config.STALL_INTERVAL_MS, Date.now());
-    const run = 'fields' in job.verdict ? (job.verdict.fields.runs ?? '') : '';
-    return (await putBack(() => store.pauseJob(job.id, queue, run, pause), log)) ? { outcome: 'paused' } : { outcome: 'stalled' };
+    const claim = 'fields' in job.verdict ? (job.verdict.fields.claim ?? '') : '';
+    const back = await putBack(() => store.pauseJob(job.id, queue, claim, pause), log);
+    return { outcome: back === null ? 'stalled' : back ? 'paused' : 'stale' };
   };
 
   /**
-   * Puts a job back in line; false when Redis refused. The job then stays
-   * active and unguarded, bee-queue's stall check puts it back, and the task,
-   * still `running`, counts its next run as a lost one.
+   * Puts a job back in line: what the write answered (false: the claim is no
+   * longer this worker's, the job someone else's), or null when Redis refused.
+   * The job then stays active and unguarded, bee-queue's stall check puts it
+   * back, and the task, still `running`, counts its next run as a lost one.
    */
-  const putBack = async (write: () => Promise<unknown>, log: Logger): Promise<boolean> => {
+  const putBack = async (write: () => Promise<boolean>, log: Logger): Promise<boolean | null> => {
     try {
-      await write();
-      return true;
+      return await write();
     } catch (err) {
       log.warn('could not put the job back; the stall check will', { err: coerceError(err).message });
-      return false;
+      return null;
     }
   };
 
@@ -289,7 +286,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     if (run.kind === 'shutdown') {
       // The job goes back to the front of the queue for another worker.
       progressOf.settled = true; // this run has no outcome to write
-      if (!(await putBack(() => store.requeue(taskId, queue, fields.runs ?? '', null), log))) return { outcome: 'stalled' };
+      const back = await putBack(() => store.requeue(taskId, queue, fields.claim ?? '', null), log);
+      if (back === null) return { outcome: 'stalled' };
+      if (!back) return { outcome: 'stale' };
       log.info('task handed back at shutdown');
       return { outcome: 'handed-back' };
     }
@@ -297,7 +296,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     if (again) {
       // The task's own retries: the job waits its backoff in bee-queue's delayed set.
       progressOf.settled = true; // for this run
-      if (!(await putBack(() => store.requeue(taskId, queue, fields.runs ?? '', JSON.stringify(failureFromError(run.error)), again), log))) return { outcome: 'stalled' };
+      const back = await putBack(() => store.requeue(taskId, queue, fields.claim ?? '', JSON.stringify(failureFromError(run.error)), again), log);
+      if (back === null) return { outcome: 'stalled' };
+      if (!back) return { outcome: 'stale' };
       log.info('task attempt failed; it will run again', { error_type: errorCode(run.error), retry_in_ms: Math.max(0, again.at - Date.now()) });
       return { outcome: 'retrying' };
     }
@@ -331,7 +332,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         concurrency: opts.concurrency,
         take: (max, moved) => store.take(name, max, moved, config.TASK_MAX_LOST),
         // A run take.lua started goes back as a hand-back (its task back to queued); anything else untouched.
-        giveBack: (id, job) => (job?.verdict.kind === 'run' ? store.requeue(id, name, job.verdict.fields.runs ?? '', null) : store.giveBack(id, name)),
+        giveBack: (id, job) => (job?.verdict.kind === 'run' ? store.requeue(id, name, job.verdict.fields.claim ?? '', null) : store.giveBack(id, name)),
         run: (job) => runTaken(name, job),
         redis: opts.redis,
         blocking: wait,
@@ -341,15 +342,16 @@ export function createWorker(opts: WorkerOptions): Worker {
     );
   }
 
-  // A cancel request reaches every worker; the one running the task aborts it.
-  // take.lua marks a task running before this process has its stop switch, and
-  // the cancel message can overtake take.lua's reply (another connection): a
-  // cancel for a task not running here is kept for a while, and a task taken
-  // meanwhile starts stopped.
-  opts.subscriber.on('message', (_channel: string, taskId: string) => {
-    const stop = stops.get(taskId);
-    if (stop) stop.stop('cancel');
-    else early.add(taskId);
+  // A cancel request (`{task id}:{gen}`) reaches every worker; the one running
+  // that generation of the task aborts it. take.lua marks a task running
+  // before this process has its stop switch, and the message can overtake
+  // take.lua's reply (another connection): a cancel for a run not here is
+  // kept for a while, and that run, taken meanwhile, starts stopped.
+  opts.subscriber.on('message', (_channel: string, message: string) => {
+    const [taskId = '', gen = ''] = message.split(':');
+    const running = stops.get(taskId);
+    if (running && running.gen === gen) running.stop.stop('cancel');
+    else early.add(`${taskId}:${gen}`);
   });
 
   return {
@@ -371,7 +373,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     async close(graceMs) {
       const handBack = setTimeout(() => {
         handingBack = true;
-        for (const s of stops.values()) s.stop('shutdown');
+        for (const s of stops.values()) s.stop.stop('shutdown');
       }, graceMs);
       handBack.unref();
       await Promise.all(consumers.map((c) => c.stop()));

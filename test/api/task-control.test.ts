@@ -77,7 +77,7 @@ describe('api: task control and listing', function () {
         const r = await call(h, 'POST', `/api/v1/tasks/${id}/cancel`);
         expect(r.status, r.text).to.equal(202);
         expect(r.json).to.include({ task_id: id, status: 'running' });
-        expect(await got).to.equal(id);
+        expect(await got, 'the task id and the generation that runs').to.equal(`${id}:1`);
         expect(await h.client.hget(h.keys.task(id), 'cancel')).to.equal('1');
         expect(await h.client.exists(h.keys.delivery(`${id}.1`))).to.equal(0);
       } finally {

@@ -36,7 +36,7 @@ describe('queue: consumer', function () {
         takes += 1;
         return store.take('debug', max, moved, 2);
       },
-      giveBack: (id, job) => (job?.verdict.kind === 'run' ? store.requeue(id, 'debug', job.verdict.fields.runs ?? '', null) : store.giveBack(id, 'debug')),
+      giveBack: (id, job) => (job?.verdict.kind === 'run' ? store.requeue(id, 'debug', job.verdict.fields.claim ?? '', null) : store.giveBack(id, 'debug')),
       run,
       redis: client,
       blocking,

@@ -49,7 +49,7 @@ describe('store: task store', () => {
       expect(t?.id).to.equal('t1');
       expect(t?.verdict.kind).to.equal('run');
       const fields = fieldsOf(t);
-      expect(fields).to.deep.equal({ ...record, status: 'running', runs: '1', started: fields.started });
+      expect(fields).to.deep.equal({ ...record, status: 'running', runs: '1', claim: '1', started: fields.started });
       expect(Number(fields.started)).to.be.closeTo(Date.now(), 5000);
       expect(JSON.parse(fields.data ?? '')).to.deep.equal(JSON.parse(record.data ?? ''));
       // What the worker gets is what Redis now holds.
@@ -96,13 +96,13 @@ describe('store: task store', () => {
   });
 
   describe('requeue, pause and give back', () => {
-    const runOf = (t: TakenJob | undefined): string => fieldsOf(t).runs ?? '';
+    const claimOf = (t: TakenJob | undefined): string => fieldsOf(t).claim ?? '';
 
     it('a hand-back puts the job at the front of the line and the task back to queued, with a fresh queued time', async () => {
       await queued('t1', { queued: '1700000000000' });
       const [t] = await store.take('debug', 1, null, 2);
       await queued('new');
-      expect(await store.requeue('t1', 'debug', runOf(t), null)).to.equal(true);
+      expect(await store.requeue('t1', 'debug', claimOf(t), null)).to.equal(true);
       const h = await client.hgetall(keys.task('t1'));
       expect(h).to.include({ status: 'queued' });
       expect(h).to.not.have.property('last_error');
@@ -110,7 +110,7 @@ describe('store: task store', () => {
       // Next out (rightmost), ahead of a job queued before it was handed back.
       expect(await client.lrange(bq('waiting'), 0, -1)).to.deep.equal(['new', 't1']);
       expect(await client.llen(bq('active'))).to.equal(0);
-      expect(await store.requeue('t1', 'debug', runOf(t), null), 'no longer running').to.equal(false);
+      expect(await store.requeue('t1', 'debug', claimOf(t), null), 'no longer running').to.equal(false);
     });
 
     it('a retry rewrites the job and delays it, and keeps the error on the record', async () => {
@@ -118,7 +118,7 @@ describe('store: task store', () => {
       const [t] = await store.take('debug', 1, null, 2);
       await client.sadd(bq('stalling'), 't2');
       const due = Date.now() + 60_000;
-      expect(await store.requeue('t2', 'debug', runOf(t), '{"message":"boom"}', { data: '{"status":"retrying"}', at: due })).to.equal(true);
+      expect(await store.requeue('t2', 'debug', claimOf(t), '{"message":"boom"}', { data: '{"status":"retrying"}', at: due })).to.equal(true);
       expect(await client.hgetall(keys.task('t2'))).to.include({ status: 'queued', last_error: '{"message":"boom"}' });
       expect(await client.hget(bq('jobs'), 't2')).to.equal('{"status":"retrying"}');
       expect(Number(await client.zscore(bq('delayed'), 't2'))).to.equal(due);
@@ -127,17 +127,17 @@ describe('store: task store', () => {
       // Due now: straight back to the end of the line.
       await client.multi().zrem(bq('delayed'), 't2').lpush(bq('waiting'), 't2').exec();
       const [again] = await store.take('debug', 1, null, 2);
-      await store.requeue('t2', 'debug', runOf(again), null, { data: '{}', at: Date.now() - 1 });
+      await store.requeue('t2', 'debug', claimOf(again), null, { data: '{}', at: Date.now() - 1 });
       expect(await client.lrange(bq('waiting'), 0, -1)).to.deep.equal(['t2']);
     });
 
     it('a pause moves only a job still held, and leaves the record running', async () => {
       await queued('p');
       const [t] = await store.take('debug', 1, null, 2);
-      expect(await store.pauseJob('p', 'debug', runOf(t), { data: '{"options":{"faults":1}}', at: Date.now() + 1000 })).to.equal(true);
+      expect(await store.pauseJob('p', 'debug', claimOf(t), { data: '{"options":{"faults":1}}', at: Date.now() + 1000 })).to.equal(true);
       expect(await client.hget(keys.task('p'), 'status')).to.equal('running');
       expect(await client.zscore(bq('delayed'), 'p')).to.not.equal(null);
-      expect(await store.pauseJob('p', 'debug', runOf(t), { data: '{}', at: Date.now() + 1000 }), 'not held any more').to.equal(false);
+      expect(await store.pauseJob('p', 'debug', claimOf(t), { data: '{}', at: Date.now() + 1000 }), 'not held any more').to.equal(false);
       expect(await client.hget(bq('jobs'), 'p')).to.equal('{"options":{"faults":1}}');
     });
 
@@ -147,12 +147,25 @@ describe('store: task store', () => {
       // The stall check put the job back, and another worker took it: run 2.
       await client.multi().lrem(bq('active'), 0, 's').lpush(bq('waiting'), 's').exec();
       const [second] = await store.take('debug', 1, null, 2);
-      expect(runOf(second)).to.equal('2');
-      expect(await store.requeue('s', 'debug', runOf(first), null), 'hand-back').to.equal(false);
-      expect(await store.requeue('s', 'debug', runOf(first), '{}', { data: '{}', at: Date.now() }), 'retry').to.equal(false);
-      expect(await store.pauseJob('s', 'debug', runOf(first), { data: '{}', at: Date.now() + 1000 }), 'pause').to.equal(false);
+      expect(claimOf(second)).to.equal('2');
+      expect(fieldsOf(second)).to.include({ runs: '2', lost: '1' });
+      expect(await store.requeue('s', 'debug', claimOf(first), null), 'hand-back').to.equal(false);
+      expect(await store.requeue('s', 'debug', claimOf(first), '{}', { data: '{}', at: Date.now() }), 'retry').to.equal(false);
+      expect(await store.pauseJob('s', 'debug', claimOf(first), { data: '{}', at: Date.now() + 1000 }), 'pause').to.equal(false);
       expect(await client.hget(keys.task('s'), 'status')).to.equal('running');
       expect(await client.lrange(bq('active'), 0, -1), "the second run's job is left alone").to.deep.equal(['s']);
+    });
+
+    it('a worker whose job a lost verdict took over (it had stalled) cannot move it either', async () => {
+      await queued('l2');
+      const [first] = await store.take('debug', 1, null, 0);
+      await client.multi().lrem(bq('active'), 0, 'l2').lpush(bq('waiting'), 'l2').exec();
+      const [second] = await store.take('debug', 1, null, 0); // TASK_MAX_LOST 0: this take fails it as worker_lost
+      expect(second?.verdict.kind).to.equal('lost');
+      expect(fieldsOf(second)).to.include({ runs: '1', claim: '2' });
+      expect(await store.requeue('l2', 'debug', claimOf(first), null), 'hand-back of the stalled run').to.equal(false);
+      expect(await client.hget(keys.task('l2'), 'status')).to.equal('running');
+      expect(await client.lrange(bq('active'), 0, -1)).to.deep.equal(['l2']);
     });
 
     it('a give-back moves a job that never started, but never one whose task is running', async () => {

@@ -92,8 +92,8 @@ describe('worker: a cancel that overtakes the take', function () {
     worker = await startWorkerProcess(services, { queues: ['debug'], concurrency: 2, registry: createRegistry([counted]), deliver: true });
     const id = await submit({ fail: true });
     await receiver.waitFor(1, 10_000);
-    // As if a cancel for the first run had reached this worker after that run ended elsewhere.
-    await services.redis.publish(services.keys.cancelChannel, id);
+    // As if a cancel for the first run (generation 1) had reached this worker after that run ended elsewhere.
+    await services.redis.publish(services.keys.cancelChannel, `${id}:1`);
     await sleep(100);
     expect(await producer.retry({ id, queue: 'debug', options: {} })).to.deep.equal({ gen: 2 });
     const got = await receiver.waitFor(2, 10_000);

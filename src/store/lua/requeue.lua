@@ -14,9 +14,11 @@ step. Four cases:
   started, as it stopped. It goes to the front of `waiting`, record untouched,
   unless the task is `running`: then it is someone else's run, or a lost one
   that the stall check puts back.
-The first three act only for the caller's run (ARGV[8], the record's `runs`
-as take.lua returned it): a stale call, e.g. one ioredis sent again after a
-reconnect while another worker had already taken the job, changes nothing.
+The first three act only for the caller's claim (ARGV[8], the record's `claim`
+as take.lua returned it; every take counts one): a stale call, e.g. one
+ioredis sent again after a reconnect while another worker had already taken
+the job, or one from a worker that stalled while another took its job,
+changes nothing.
 And a job moves only while it is still `active`: one that the stall check
 already put back, or that a cancel removed, belongs to someone else now.
 KEYS[1] task hash
@@ -27,14 +29,14 @@ ARGV[4] last error JSON ("" = none)
 ARGV[5] now (epoch ms): the task's `queued` time, from which its queue wait counts
 ARGV[6] job JSON (retry, pause)
 ARGV[7] when the job may run again (epoch ms; retry, pause); now or earlier = at once
-ARGV[8] the caller's run (handback, retry, pause)
-Returns {record requeued (1/0: it was this run's and running), job moved (1/0)}.
+ARGV[8] the caller's claim (handback, retry, pause)
+Returns {record requeued (1/0: it was this claim's and running), job moved (1/0)}.
 ]]
 local id, bq, how = ARGV[1], ARGV[2], ARGV[3]
-local t = redis.call("hmget", KEYS[1], "status", "runs")
+local t = redis.call("hmget", KEYS[1], "status", "claim")
 if how == "untaken" then
   if t[1] == "running" then return {0, 0} end
-elseif (t[2] or "0") ~= ARGV[8] then
+elseif (t[2] or "") ~= ARGV[8] then
   return {0, 0}
 end
 local requeued = 0

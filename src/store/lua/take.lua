@@ -71,21 +71,28 @@ for _, id in ipairs(ids) do
     reply(id, "done", status, "")
   else
     local job = redis.call("hget", KEYS[4], id) or ""
+    -- Every take of the job is a new claim on it: requeue.lua acts only for
+    -- the current one, so a worker whose job was taken from it (it stalled, or
+    -- its call is a resend) cannot move another worker's run.
+    t.claim = tostring((tonumber(t.claim) or 0) + 1)
     if t.cancel ~= nil then
+      redis.call("hset", key, "claim", t.claim)
       reply(id, "cancel", cjson.encode(t), job)
     else
       local verdict = "run"
       if status == "running" then
-        t.lost = tostring(redis.call("hincrby", key, "lost", 1))
+        t.lost = tostring((tonumber(t.lost) or 0) + 1)
         if tonumber(t.lost) > tonumber(ARGV[4]) then verdict = "lost" end
       end
       if verdict == "run" then
-        -- runs is counted from the value just read (the script is atomic), so
-        -- one HSET writes all three fields.
+        -- Counted from the values just read (the script is atomic), so one
+        -- HSET writes every field.
         t.runs = tostring((tonumber(t.runs) or 0) + 1)
         t.status = "running"
         t.started = ARGV[3]
-        redis.call("hset", key, "status", "running", "started", ARGV[3], "runs", t.runs)
+        redis.call("hset", key, "status", "running", "started", ARGV[3], "runs", t.runs, "lost", t.lost or "0", "claim", t.claim)
+      else
+        redis.call("hset", key, "lost", t.lost, "claim", t.claim)
       end
       reply(id, verdict, cjson.encode(t), job)
     end
