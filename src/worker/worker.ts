@@ -350,8 +350,9 @@ export function createWorker(opts: WorkerOptions): Worker {
   opts.subscriber.on('message', (_channel: string, message: string) => {
     const [taskId = '', gen = ''] = message.split(':');
     const running = stops.get(taskId);
-    if (running && running.gen === gen) running.stop.stop('cancel');
-    else early.add(`${taskId}:${gen}`);
+    // A bare task id comes from an API of an earlier version (a rolling deploy): it means the run going on.
+    if (running && (gen === '' || running.gen === gen)) running.stop.stop('cancel');
+    else if (gen !== '') early.add(`${taskId}:${gen}`);
   });
 
   return {
