@@ -97,54 +97,54 @@ describe('queue: consumer', function () {
     expect((started[0] ?? Infinity) - at).to.be.below(300);
   });
 
-  it('keeps the jobs it holds out of bee-queue\'s stall check, which still puts back a job nobody holds', async () => {
+  /**
+   * Runs `body` with one job held by a consumer whose run() waits for
+   * release(), then bee-queue's own stall check (300 ms interval) several times.
+   */
+  async function underStallChecks(body: (held: string, release: () => void, stallChecks: () => Promise<void>) => Promise<void>): Promise<void> {
     const queue = createQueue('debug', { redisUrl: redis.url, keys, role: 'worker', stallIntervalMs: 300 });
     queue.on('error', () => undefined);
+    let release: () => void = () => undefined;
     try {
       await queue.ready();
       const [held] = await submit(1);
-      let release: () => void = () => undefined;
-      const running = new Promise<void>((r) => (release = r));
-      consume(1, () => running, 300);
-      // A job some dead worker left active.
-      await client.multi().hset('thc:bq:debug:jobs', 'orphan', '{}').lpush(`${prefix}active`, 'orphan').exec();
-      for (let i = 0; i < 10; i++) {
-        await queue.checkStalledJobs();
-        await sleep(150);
-      }
-      const [active, waiting] = await Promise.all([client.lrange(`${prefix}active`, 0, -1), client.lrange(`${prefix}waiting`, 0, -1)]);
-      expect(active).to.deep.equal([held]);
-      expect(waiting).to.deep.equal(['orphan']);
-      release();
-    } finally {
-      await queue.close(1000).catch(() => undefined);
-    }
-  });
-
-  it('keeps guarding a job that still runs after stop() (the shutdown grace), and stops guarding once it settles', async () => {
-    const queue = createQueue('debug', { redisUrl: redis.url, keys, role: 'worker', stallIntervalMs: 300 });
-    queue.on('error', () => undefined);
-    try {
-      await queue.ready();
-      const [held] = await submit(1);
-      let release: () => void = () => undefined;
       const running = new Promise<void>((r) => (release = r));
       let started = false;
       consume(1, () => ((started = true), running), 300);
       while (!started) await sleep(10);
+      await body(held as string, release, async () => {
+        for (let i = 0; i < 8; i++) {
+          await queue.checkStalledJobs();
+          await sleep(150);
+        }
+      });
+    } finally {
+      release();
+      await queue.close(1000).catch(() => undefined);
+    }
+  }
+
+  it('keeps the jobs it holds out of bee-queue\'s stall check, which still puts back a job nobody holds', async () => {
+    await underStallChecks(async (held, _release, stallChecks) => {
+      // A job some dead worker left active.
+      await client.multi().hset('thc:bq:debug:jobs', 'orphan', '{}').lpush(`${prefix}active`, 'orphan').exec();
+      await stallChecks();
+      const [active, waiting] = await Promise.all([client.lrange(`${prefix}active`, 0, -1), client.lrange(`${prefix}waiting`, 0, -1)]);
+      expect(active).to.deep.equal([held]);
+      expect(waiting).to.deep.equal(['orphan']);
+    });
+  });
+
+  it('keeps guarding a job that still runs after stop() (the shutdown grace), and stops guarding once it settles', async () => {
+    await underStallChecks(async (held, release, stallChecks) => {
       await consumer?.stop();
-      for (let i = 0; i < 8; i++) {
-        await queue.checkStalledJobs();
-        await sleep(150);
-      }
+      await stallChecks();
       expect(await client.lrange(`${prefix}active`, 0, -1)).to.deep.equal([held]);
       expect(await client.llen(`${prefix}waiting`)).to.equal(0);
       release();
       await sleep(50);
       expect(consumer?.held()).to.equal(0);
-    } finally {
-      await queue.close(1000).catch(() => undefined);
-    }
+    });
   });
 
   it('stop() ends a wait at once, and a job queued afterwards stays waiting for someone else', async () => {
