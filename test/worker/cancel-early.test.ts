@@ -5,28 +5,16 @@
  */
 import { expect } from 'chai';
 import { z } from 'zod';
-import { testConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/logger.js';
-import { createServices, type Services } from '../../src/runtime/services.js';
-import { startWorkerProcess, type RunningWorker } from '../../src/runtime/worker-process.js';
-import { createProducer, type Producer } from '../../src/queue/producer.js';
-import { createRegistry } from '../../src/tasks/registry.js';
 import { defineTask } from '../../src/tasks/define.js';
 import { createTaskControl } from '../../src/store/control.js';
 import type { TaskStore } from '../../src/store/task-store.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { TEST_SECRET } from '../helpers/signatures.js';
+import { workerEnv } from '../helpers/worker-env.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('worker: a cancel that overtakes the take', function () {
   this.timeout(20_000);
-  let redis: TestRedis;
-  let receiver: Receiver;
-  let services: Services;
-  let producer: Producer;
-  let worker: RunningWorker | null = null;
+  const env = workerEnv();
   let runs = 0;
   const counted = defineTask({
     name: 'debug.counted',
@@ -40,34 +28,13 @@ describe('worker: a cancel that overtakes the take', function () {
     },
   });
 
-  const submit = async (data: Record<string, unknown> = {}): Promise<string> => {
-    const [t] = await producer.submit('tenant', [
-      { task_type: 'debug.counted', queue: 'debug', task_data: data, callback_url: receiver.url, metadata: {}, project_id: null, options: {} },
-    ]);
-    if (!t) throw new Error('nothing queued');
-    return t.task_id;
-  };
-
-  beforeEach(async () => {
+  const submit = (data: Record<string, unknown> = {}): Promise<string> => env.submit('debug.counted', data);
+  beforeEach(() => {
     runs = 0;
-    redis = await startRedis();
-    receiver = await startReceiver();
-    services = await createServices(
-      testConfig({ REDIS_URL: redis.url, API_KEYS: 'k', WEBHOOK_SECRET: TEST_SECRET, CALLBACK_ALLOWLIST: '127.0.0.0/8' }),
-      silentLogger(),
-    );
-    producer = createProducer({ redis: services.redis, keys: services.keys, redisUrl: redis.url, stallIntervalMs: 5000 });
-  });
-  afterEach(async () => {
-    await worker?.close(500);
-    worker = null;
-    await producer.close();
-    await services.close();
-    await receiver.close();
-    await redis.destroy();
   });
 
   it('cancels the run: the handler never starts and the task ends cancelled', async () => {
+    const { services, receiver } = env;
     const control = createTaskControl(services.redis, services.keys);
     const real = services.store;
     // The take's answer reaches the worker only after the cancel was published and heard.
@@ -80,7 +47,7 @@ describe('worker: a cancel that overtakes the take', function () {
         return taken;
       },
     };
-    worker = await startWorkerProcess({ ...services, store: slowTake }, { queues: ['debug'], concurrency: 2, registry: createRegistry([counted]), deliver: true });
+    await env.start([counted], slowTake);
     const id = await submit();
     const [got] = await receiver.waitFor(1, 10_000);
     expect(got?.json).to.deep.include({ task_id: id, event: 'task.cancelled' });
@@ -89,7 +56,8 @@ describe('worker: a cancel that overtakes the take', function () {
   });
 
   it('a cancel heard for an earlier run of the task does not stop its retried run', async () => {
-    worker = await startWorkerProcess(services, { queues: ['debug'], concurrency: 2, registry: createRegistry([counted]), deliver: true });
+    const { services, producer, receiver } = env;
+    await env.start([counted]);
     const id = await submit({ fail: true });
     await receiver.waitFor(1, 10_000);
     // As if a cancel for the first run (generation 1) had reached this worker after that run ended elsewhere.

@@ -7,17 +7,17 @@ import { expect } from 'chai';
 import { z } from 'zod';
 import { testConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { createServices, type Services } from '../../src/runtime/services.js';
-import { startWorkerProcess, type RunningWorker } from '../../src/runtime/worker-process.js';
-import { createProducer, type Producer } from '../../src/queue/producer.js';
+import { createServices } from '../../src/runtime/services.js';
+import { startWorkerProcess } from '../../src/runtime/worker-process.js';
+import { createProducer } from '../../src/queue/producer.js';
 import { createRegistry } from '../../src/tasks/registry.js';
 import { defineTask } from '../../src/tasks/define.js';
 import { readTaskView } from '../../src/store/task-view.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { taskCompletedPayloadSchema, taskFailedPayloadSchema } from '../../src/delivery/payload.js';
 import { runTask, StopSwitch } from '../../src/worker/base-task.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { startRedis } from '../helpers/redis.js';
+import { workerEnv } from '../helpers/worker-env.js';
 import { TEST_SECRET } from '../helpers/signatures.js';
 
 const bigintResult = defineTask({
@@ -39,61 +39,32 @@ const asyncRefined = defineTask({
 
 describe('worker: faults', function () {
   this.timeout(20_000);
-  let redis: TestRedis;
-  let receiver: Receiver;
-  let services: Services;
-  let producer: Producer;
-  let worker: RunningWorker | null = null;
-
-  const config = () =>
-    testConfig({ REDIS_URL: redis.url, API_KEYS: 'k', WEBHOOK_SECRET: TEST_SECRET, CALLBACK_ALLOWLIST: '127.0.0.0/8', STALL_INTERVAL_MS: '500' });
-
-  const submit = async (taskType: string, data: Record<string, unknown> = {}): Promise<string> => {
-    const [t] = await producer.submit('tenant', [
-      { task_type: taskType, queue: 'debug', task_data: data, callback_url: receiver.url, metadata: {}, project_id: null, options: {} },
-    ]);
-    if (!t) throw new Error('nothing queued');
-    return t.task_id;
-  };
-
-  beforeEach(async () => {
-    redis = await startRedis();
-    receiver = await startReceiver();
-    services = await createServices(config(), silentLogger());
-    producer = createProducer({ redis: services.redis, keys: services.keys, redisUrl: redis.url, stallIntervalMs: 500 });
-  });
-  afterEach(async () => {
-    await worker?.close(500);
-    worker = null;
-    await producer.close();
-    await services.close();
-    await receiver.close();
-    await redis.destroy();
-  });
+  const env = workerEnv({ STALL_INTERVAL_MS: '500' }, 500);
+  const submit = (taskType: string, data: Record<string, unknown> = {}): Promise<string> => env.submit(taskType, data);
 
   it('fails a task whose result JSON cannot encode (internal_error) and calls back, instead of leaving it running', async () => {
-    worker = await startWorkerProcess(services, { queues: ['debug'], concurrency: 2, registry: createRegistry([bigintResult]), deliver: true });
+    await env.start([bigintResult]);
     const id = await submit('debug.bigint');
-    const [got] = await receiver.waitFor(1, 10_000);
+    const [got] = await env.receiver.waitFor(1, 10_000);
     const payload = taskFailedPayloadSchema.parse(got?.json);
     expect(payload).to.include({ task_id: id, status: 'failed', error_type: 'internal_error' });
     expect(payload.error).to.match(/could not finish this task: .*BigInt/);
-    const stored = await readTaskView(services.redis, services.keys, id);
+    const stored = await readTaskView(env.services.redis, env.services.keys, id);
     expect(stored?.view.status).to.equal('failed');
   });
 
   it('validates task_data with async refinements (as the API does) instead of throwing', async () => {
-    worker = await startWorkerProcess(services, { queues: ['debug'], concurrency: 2, registry: createRegistry([asyncRefined]), deliver: true });
+    await env.start([asyncRefined]);
     const ok = await submit('debug.refined', { n: 3 });
     const bad = await submit('debug.refined', { n: -1 });
-    const got = await receiver.waitFor(2, 10_000);
+    const got = await env.receiver.waitFor(2, 10_000);
     const byId = new Map(got.map((r) => [(r.json as { task_id: string }).task_id, r.json]));
     expect(taskCompletedPayloadSchema.parse(byId.get(ok)).result).to.deep.equal({ n: 3 });
     expect(taskFailedPayloadSchema.parse(byId.get(bad))).to.include({ error_type: 'invalid_input' });
   });
 
   it('takes the job again when Redis refused a take, and runs it', async () => {
-    const real = services.store;
+    const real = env.services.store;
     let takes = 0;
     let started = 0;
     // One injected Redis failure in take.lua; everything else is the real store.
@@ -107,13 +78,13 @@ describe('worker: faults', function () {
         return taken;
       },
     };
-    worker = await startWorkerProcess({ ...services, store: flaky }, { queues: ['debug'], concurrency: 2, registry: createRegistry([asyncRefined]), deliver: true });
+    await env.start([asyncRefined], flaky);
     const id = await submit('debug.refined', { n: 1 });
-    const [got] = await receiver.waitFor(1, 10_000);
+    const [got] = await env.receiver.waitFor(1, 10_000);
     expect(taskCompletedPayloadSchema.parse(got?.json)).to.include({ task_id: id, status: 'completed' });
     expect(takes).to.be.at.least(2);
     expect(started, 'taken once').to.equal(1);
-    expect(await services.redis.hget(services.keys.task(id), 'runs')).to.equal('1');
+    expect(await env.services.redis.hget(env.services.keys.task(id), 'runs')).to.equal('1');
   });
 });
 
