@@ -133,6 +133,17 @@ export class SignatureVerificationError extends TaskhookError {
   }
 }
 
+/**
+ * A submit's `Idempotency-Key` is held by another request: one still running,
+ * or one that took the key over after this request's claim expired (then this
+ * request queued nothing). A retry gets the other request's answer.
+ */
+export class IdempotencyInFlightError extends TaskhookError {
+  constructor() {
+    super('idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry shortly.', { status: 409 });
+  }
+}
+
 /** A dependency (Redis, ffmpeg) is missing or unreachable. */
 export class DependencyError extends TaskhookError {
   constructor(code: string, message: string, cause?: unknown) {

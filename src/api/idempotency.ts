@@ -13,11 +13,17 @@
  * src/queue/lua/submit.lua). Then no crash or lost reply between "tasks
  * queued" and "answer stored" can let a retry queue the tasks a second time,
  * and a release after such a failure leaves the completed answer alone.
+ *
+ * That step is fenced by the claim's token: a request still running when its
+ * lock ran out queues nothing (409, as for a request in flight), because a
+ * retry may have claimed the key and queued the same tasks meanwhile. So the
+ * lock only has to outlast a healthy submit, not every stall, and a claim left
+ * by a crashed process frees the key soon.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Redis } from 'ioredis';
-import { TaskhookError, ValidationError, coerceError } from '../errors.js';
+import { IdempotencyInFlightError, TaskhookError, ValidationError, coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuthState } from './auth.js';
 
@@ -25,20 +31,19 @@ export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 /** How long a completed answer is replayed. */
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-/** How long a claim blocks the key while its request runs (longer than any submit can take). */
-export const DEFAULT_IDEMPOTENCY_LOCK_MS = 60_000;
+/**
+ * How long a claim blocks the key while its request runs: longer than a
+ * healthy submit takes, Redis's 10 s save deadline included. A request that
+ * outlives it queues nothing (the submit is fenced), so this bounds how long a
+ * crashed API process blocks a key, not correctness.
+ */
+export const DEFAULT_IDEMPOTENCY_LOCK_MS = 15_000;
 
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
 
 export class IdempotencyKeyReusedError extends TaskhookError {
   constructor() {
     super('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.', { status: 422 });
-  }
-}
-
-export class IdempotencyInFlightError extends TaskhookError {
-  constructor() {
-    super('idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry shortly.', { status: 409 });
   }
 }
 
@@ -81,7 +86,7 @@ export interface IdempotencyOptions {
   logger: Logger;
   /** How long a completed answer is replayed. @default 86400000 (24 h) */
   ttlMs?: number;
-  /** How long an unfinished claim blocks the key. @default 60000 */
+  /** How long an unfinished claim blocks the key. @default 15000 */
   lockMs?: number;
 }
 
@@ -227,6 +232,8 @@ export function createIdempotency(opts: IdempotencyOptions): Idempotency {
         // Nothing was created, or the handler stored its answer before its reply was lost
         // (release keeps a completed claim): either way the client may retry with the same key.
         await release(key, token);
+        // The claim ran out and the submit was fenced off: another request may hold the key now.
+        if (err instanceof IdempotencyInFlightError) ctx.set('Retry-After', '1');
         throw err;
       }
       if (ctx.status < 200 || ctx.status > 299) await release(key, token);

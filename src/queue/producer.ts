@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { QueueName } from '../config.js';
-import { DependencyError, coerceError } from '../errors.js';
+import { DependencyError, IdempotencyInFlightError, coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Keys } from '../store/keys.js';
 import { tenantTasksKey } from '../store/task-list.js';
@@ -48,7 +48,8 @@ export interface IdempotentSubmit {
 export interface Producer {
   /**
    * Queues every task (records first, then jobs); results are in input order.
-   * With `idempotency`, the claim's answer is stored by the same script.
+   * With `idempotency`, the claim's answer is stored by the same script, and
+   * nothing is queued (IdempotencyInFlightError) once the claim is no longer its own.
    */
   submit(tenant: string, tasks: readonly NewTask[], idempotency?: IdempotentSubmit): Promise<SubmittedTask[]>;
   /**
@@ -194,11 +195,14 @@ export function createProducer(opts: ProducerOptions): Producer {
         args.push(id, task.queue, (job as unknown as { toData(): string }).toData(), delay ? String(delay) : '');
         for (const f of RECORD_FIELDS) args.push(record[f]);
       });
+      let written: number;
       try {
-        await sendSubmits({ args, tasks: tasks.length });
+        written = await sendSubmits({ args, tasks: tasks.length });
       } catch (err) {
         throw new DependencyError('queue_unavailable', 'Could not queue the task(s).', coerceError(err));
       }
+      // submit.lua queued nothing: the claim's lock ran out before the script ran.
+      if (written < 0) throw new IdempotencyInFlightError();
       return queued;
     },
 

@@ -14,6 +14,8 @@ describe('api: Idempotency-Key', () => {
   let h: Harness;
   /** While set, callback URL checks wait for it: the request stays in flight. */
   let gate: Promise<void> | null = null;
+  /** Holds only the next callback URL check (later requests pass), until it resolves. */
+  let holdNext: Promise<void> | null = null;
   /** Submits that fail with a 503 before anything is written. */
   let failNextSubmits = 0;
   /** Submits whose tasks are queued but whose reply is lost (as a timeout, or an API killed before it answers). */
@@ -41,6 +43,9 @@ describe('api: Idempotency-Key', () => {
           close: () => producer.close(),
         }),
         checkCallbackUrl: async () => {
+          const once = holdNext;
+          holdNext = null;
+          if (once) await once;
           if (gate) await gate;
         },
       },
@@ -49,6 +54,7 @@ describe('api: Idempotency-Key', () => {
   after(() => h.close());
   beforeEach(async () => {
     gate = null;
+    holdNext = null;
     failNextSubmits = 0;
     loseNextReplies = 0;
     await h.client.flushall();
@@ -118,7 +124,7 @@ describe('api: Idempotency-Key', () => {
     const [claim] = await idemKeys();
     expect(await h.client.hget(claim as string, 'state')).to.equal('pending');
     // A crashed process cannot block the key for more than the lock TTL.
-    expect(await h.client.pttl(claim as string)).to.be.within(1, 60_000);
+    expect(await h.client.pttl(claim as string)).to.be.within(1, 15_000);
 
     const second = await submit('slow', body);
     expect(expectProblem(second, 409).code).to.equal('idempotency_in_flight');
@@ -129,6 +135,50 @@ describe('api: Idempotency-Key', () => {
     const third = await submit('slow', body);
     expect(third.json.task_id).to.equal(first.json.task_id);
     expect(await taskIds()).to.have.length(1);
+  });
+
+  /** Holds the next request after its claim (in its callback URL check) and returns the claim's key and a release. */
+  const holdAfterClaim = async (send: () => Promise<Awaited<ReturnType<typeof submit>>>) => {
+    let open!: () => void;
+    holdNext = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const pending = send();
+    for (let i = 0; i < 200 && (await idemKeys()).length === 0; i += 1) await sleep(10);
+    const [claim] = await idemKeys();
+    expect(claim, 'the held request claimed its key').to.be.a('string');
+    return { claim: claim as string, pending, open };
+  };
+
+  it('a request that outlived its lock queues nothing when another took the key over: 409, one task', async () => {
+    const body = { task_type: 'debug.echo', callback_url: 'http://127.0.0.1:9/hook' };
+    const first = await holdAfterClaim(() => submit('overtaken', body));
+    // The lock runs out while the first request is held...
+    await h.client.del(first.claim);
+    // ...and the client's retry claims the key and queues the task.
+    const retry = await submit('overtaken', body);
+    expect(retry.status, retry.text).to.equal(202);
+    first.open();
+    const late = await first.pending;
+    expect(expectProblem(late, 409).code).to.equal('idempotency_in_flight');
+    expect(late.headers['retry-after']).to.equal('1');
+    expect(await taskIds()).to.deep.equal([retry.json.task_id]);
+    // The key still replays the retry's answer.
+    const again = await submit('overtaken', body);
+    expect(again.json.task_id).to.equal(retry.json.task_id);
+    expect(again.headers['idempotent-replayed']).to.equal('true');
+  });
+
+  it('a batch whose lock ran out queues none of its tasks; the retry queues them once', async () => {
+    const batch = { callback_url: 'http://127.0.0.1:9/hook', tasks: [{ task_type: 'debug.echo' }, { task_type: 'debug.echo' }] };
+    const first = await holdAfterClaim(() => submit('expired', batch, '/api/v1/tasks/batch'));
+    await h.client.del(first.claim);
+    first.open();
+    expect(expectProblem(await first.pending, 409).code).to.equal('idempotency_in_flight');
+    expect(await taskIds()).to.have.length(0);
+    const retry = await submit('expired', batch, '/api/v1/tasks/batch');
+    expect(retry.status, retry.text).to.equal(202);
+    expect(await taskIds()).to.have.length(2);
   });
 
   it('is scoped per API key: another key with the same Idempotency-Key gets its own task', async () => {

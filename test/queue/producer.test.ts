@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { createProducer, taskRecordFields, type NewTask, type Producer } from '../../src/queue/producer.js';
 import { createKeys } from '../../src/store/keys.js';
+import { IdempotencyInFlightError } from '../../src/errors.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const task = (over: Partial<NewTask> = {}): NewTask => ({
@@ -132,6 +133,30 @@ describe('queue: producer', () => {
     expect(await client.zrange('thp:tasks:t:tb', 0, -1)).to.deep.equal([b?.[0]?.task_id]);
     expect(await client.lrange('thp:bq:image:waiting', 0, -1)).to.deep.equal([a?.[1]?.task_id]);
     expect(await client.zcard('thp:bq:debug:delayed')).to.equal(1);
+  });
+
+  it('a submit whose idempotency claim is no longer its own queues nothing; the submits batched with it are queued', async () => {
+    const claim = (key: string, token: string) => ({ key, token, ttlMs: 60_000, answer: () => ({ status: 202, body: '{}', location: '' }) });
+    await client.hset('thp:idem:mine', 'state', 'pending', 'token', 'tok-1');
+    await client.hset('thp:idem:taken', 'state', 'pending', 'token', 'someone-else');
+    const [mine, taken, gone, plain] = await Promise.allSettled([
+      producer.submit('t', [task()], claim('thp:idem:mine', 'tok-1')),
+      producer.submit('t', [task(), task()], claim('thp:idem:taken', 'tok-2')),
+      producer.submit('t', [task()], claim('thp:idem:expired', 'tok-3')),
+      producer.submit('t', [task()]),
+    ]);
+    expect(mine.status).to.equal('fulfilled');
+    expect(plain.status).to.equal('fulfilled');
+    for (const lost of [taken, gone]) {
+      expect(lost.status).to.equal('rejected');
+      expect((lost as PromiseRejectedResult).reason).to.be.instanceOf(IdempotencyInFlightError);
+    }
+    const queued = [mine, plain].map((r) => (r as PromiseFulfilledResult<{ task_id: string }[]>).value[0]?.task_id);
+    expect(await client.lrange('thp:bq:debug:waiting', 0, -1)).to.have.members(queued);
+    expect(await client.keys('thp:task:*')).to.have.length(2);
+    expect(await client.hget('thp:idem:mine', 'state')).to.equal('done');
+    expect(await client.hgetall('thp:idem:taken')).to.deep.equal({ state: 'pending', token: 'someone-else' });
+    expect(await client.exists('thp:idem:expired')).to.equal(0);
   });
 
   it('a submit that Redis refuses fails with queue_unavailable, and so does every submit batched with it', async () => {

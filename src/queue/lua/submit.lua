@@ -17,7 +17,9 @@ then    R: how many requests, then per request:
         complete, its token, and the answer to store in it: status, response
         JSON, Location, TTL (ms);
         then per task: id, queue, job JSON, delay until (epoch ms, "" = none), F values
-Returns R numbers: the tasks each request queued.
+Returns R numbers: the tasks each request queued, or -1 for a request whose
+claim is no longer its own (its lock expired, and the key may be another
+request's now): that request queues nothing.
 ]]
 local nf = tonumber(ARGV[3])
 local names = {}
@@ -26,16 +28,11 @@ local at = 4 + nf
 local requests = tonumber(ARGV[at])
 at = at + 1
 local out = {}
-for r = 1, requests do
-  local index, now, count, claimed = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 3] == "1"
-  at = at + 4
-  local idem
-  if claimed then
-    idem = {ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]}
-    at = at + 6
-  end
-  local fields = {}
-  for j = 1, nf do fields[2 * j - 1] = names[j] end
+local fields = {}
+for j = 1, nf do fields[2 * j - 1] = names[j] end
+
+-- Writes `count` tasks from ARGV[at] on: record, index entry, bee-queue job.
+local function queue_tasks(index, now, count)
   for _ = 1, count do
     local id, queue, job, delay = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
     for j = 1, nf do fields[2 * j] = ARGV[at + 3 + j] end
@@ -54,14 +51,31 @@ for r = 1, requests do
       end
     end
   end
-  -- The answer is stored with the tasks it describes, in the same step: a client
-  -- that retries after a lost reply (a timeout, or an API process killed before
-  -- it answered) gets this answer replayed instead of a second task. Only while
-  -- the claim is still ours: an expired claim may belong to another request now.
-  if idem and redis.call("hget", idem[1], "token") == idem[2] then
-    redis.call("hset", idem[1], "state", "done", "status", idem[3], "response", idem[4], "location", idem[5])
-    redis.call("pexpire", idem[1], idem[6])
+end
+
+for r = 1, requests do
+  local index, now, count, claimed = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 3] == "1"
+  at = at + 4
+  local idem
+  if claimed then
+    idem = {ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]}
+    at = at + 6
   end
-  out[r] = count
+  if idem and redis.call("hget", idem[1], "token") ~= idem[2] then
+    -- Fenced by the claim's token: a request that outlived its lock queues
+    -- nothing, since a retry may have taken the key over and queued the same tasks.
+    at = at + count * (4 + nf)
+    out[r] = -1
+  else
+    queue_tasks(index, now, count)
+    -- The answer is stored with the tasks it describes, in the same step: a
+    -- client that retries after a lost reply (a timeout, or an API process
+    -- killed before it answered) gets this answer replayed, not a second task.
+    if idem then
+      redis.call("hset", idem[1], "state", "done", "status", idem[3], "response", idem[4], "location", idem[5])
+      redis.call("pexpire", idem[1], idem[6])
+    end
+    out[r] = count
+  end
 end
 return out
