@@ -260,7 +260,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           : { task_type: 'debug.sleep', task_data: { ms: 50 + ((n * 37) % 451) }, callback_url: receiver.url() },
       );
       inFlight.push(
-        // The deadline outlasts the API's 60 s idempotency lock.
+        // The deadline outlasts the API's 15 s idempotency lock (a claim left by the API kill) many times over.
         submitOne(pool, body, `chaos-${n}`, Date.now() + 90_000, () => void (submitRetries += 1)).then((id) => {
           if (id) accepted.push(id);
           else neverAccepted += 1;
