@@ -44,9 +44,14 @@ export async function connectRedis(url: string, timeoutMs = 3000, overrides: Red
     maxRetriesPerRequest: null,
     connectTimeout: timeoutMs,
     retryStrategy: (n) => Math.min(50 * 2 ** n, 2000),
-    // Commands issued in the same tick share one socket write: the hot path
-    // issues many small independent commands from concurrent tasks.
-    enableAutoPipelining: true,
+    // No auto-pipelining: the hot paths already send one script call per
+    // event-loop turn (src/store/tick-batch.ts), and ioredis's auto-pipeline
+    // keeps one pipeline in flight per client, so every command issued while
+    // a batch is on its way waited a whole round trip before it was even
+    // written (p99 submit → callback 51–105 → 34–42 ms at 2,000/s; see
+    // docs/benchmarks.md, Latency). Written at once, commands still share
+    // the connection and Redis answers them in order.
+    enableAutoPipelining: false,
     ...overrides,
   });
   // The connect promise only says "Connection is closed"; the reason comes as an event.
