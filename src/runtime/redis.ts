@@ -44,13 +44,13 @@ export async function connectRedis(url: string, timeoutMs = 3000, overrides: Red
     maxRetriesPerRequest: null,
     connectTimeout: timeoutMs,
     retryStrategy: (n) => Math.min(50 * 2 ** n, 2000),
-    // No auto-pipelining: the hot paths already send one script call per
+    // No auto-pipelining. The hot paths already send one script call per
     // event-loop turn (src/store/tick-batch.ts), and ioredis's auto-pipeline
-    // keeps one pipeline in flight per client, so every command issued while
-    // a batch is on its way waited a whole round trip before it was even
-    // written (p99 submit → callback 51–105 → 34–42 ms at 2,000/s; see
-    // docs/benchmarks.md, Latency). Written at once, commands still share
-    // the connection and Redis answers them in order.
+    // keeps one pipeline in flight per client: a command issued while the
+    // last batch was on its way waited for that round trip before it was even
+    // written. Written at once, commands still share the connection and Redis
+    // answers them in order: p99 submit → callback at 1,500/s 48 → 24 ms at
+    // the same CPU per task (docs/benchmarks.md, change 26).
     enableAutoPipelining: false,
     ...overrides,
   });

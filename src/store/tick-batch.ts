@@ -3,16 +3,16 @@
  * batch function (one Redis script call for many tasks).
  *
  * Why: a script call costs ioredis a command object, a promise, a reply
- * parse and an auto-pipelining slot, and Redis a script lookup and a Lua
- * call, whatever it carries; under load many tasks reach the same step in
+ * parse and a socket write, and Redis a script lookup and a Lua call,
+ * whatever it carries; under load many tasks reach the same step in
  * the same turn (a busy API reads many requests per poll, a worker finishes
  * many jobs per turn). Measured for submits: ~2× less client CPU and ~30%
  * less Redis CPU per task at ten per call (docs/benchmarks.md).
  *
- * The batch goes out on `setImmediate`, the same deferral ioredis's
- * auto-pipelining uses, so a call waits at most for the rest of the current
- * poll phase; a batch that reaches `maxWeight` goes out at once, so one
- * script never holds Redis long. Each call gets its own item of the result;
+ * The batch goes out on `setImmediate`, so a call waits at most for the
+ * rest of the current poll phase (then it is written at once: the clients do
+ * not auto-pipeline, see src/runtime/redis.ts); a batch that reaches
+ * `maxWeight` goes out at once, so one script never holds Redis long. Each call gets its own item of the result;
  * a failed batch fails every call in it with the same error.
  */
 
