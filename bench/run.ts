@@ -18,7 +18,7 @@ import { redisVersion, startRedisServer } from './lib/redis-server.js';
 import { startReceiver } from './lib/receiver.js';
 import { startLoadGenerator } from './lib/loadgen.js';
 import { runSuite, type E2eRun, type SuiteParams, type SuiteRun } from './lib/suite.js';
-import { startStack, target, throughput, warmUp } from './lib/phases.js';
+import { startStack, target, throughput, warmUp, type LatencyResult } from './lib/phases.js';
 import { mainThreadProfile, setEnvOverrides, snapshotProduct } from './lib/taskhook.js';
 import type { ReceiverHandle } from './lib/receiver.js';
 import type { LoadGenerator } from './lib/loadgen.js';
@@ -97,9 +97,10 @@ process.on('exit', () => group.killAllNow());
 process.on('SIGINT', () => void cleanup(130));
 process.on('SIGTERM', () => void cleanup(143));
 
-function e2eAgg(rs: E2eRun[], baselines: number[]): E2eAgg {
-  const latency: LatencyAgg[] = (rs[0]?.latency ?? []).map((_, i) => {
-    const ls = rs.map((r) => r.latency[i]!);
+/** Phase 4 per rate over the runs (`runs[i]` is run i's list, one entry per rate). */
+function latencyAgg(runs: LatencyResult[][]): LatencyAgg[] {
+  return (runs[0] ?? []).map((_, i) => {
+    const ls = runs.map((r) => r[i]!);
     const pick = (f: (l: (typeof ls)[number]) => number) => aggregate(ls.map(f));
     return {
       rate: ls[0]!.rate,
@@ -111,6 +112,9 @@ function e2eAgg(rs: E2eRun[], baselines: number[]): E2eAgg {
       skipped: ls.map((l) => l.skipped),
     };
   });
+}
+
+function e2eAgg(rs: E2eRun[], baselines: number[]): E2eAgg {
   return {
     acceptedPerSec: aggregate(rs.map((r) => r.throughput.acceptedPerSec)),
     callbacksPerSec: aggregate(rs.map((r) => r.throughput.callbacksPerSec)),
@@ -120,7 +124,7 @@ function e2eAgg(rs: E2eRun[], baselines: number[]): E2eAgg {
     cpuMsPerTask: Object.fromEntries(Object.keys(rs[0]?.cpuMsPerTask ?? {}).map((k) => [k, aggregate(rs.map((r) => r.cpuMsPerTask[k] ?? Number.NaN))])),
     redisPerTask: { commands: aggregate(rs.map((r) => r.redisPerTask.commands)), reads: aggregate(rs.map((r) => r.redisPerTask.reads)) },
     complete: rs.map((r) => r.throughput.complete),
-    latency,
+    latency: latencyAgg(rs.map((r) => r.latency)),
   };
 }
 
@@ -134,6 +138,7 @@ function naiveAgg(suite: SuiteRun[]): NaiveAgg {
     cpuMsPerTask: Object.fromEntries(Object.keys(ns[0]?.cpuMsPerTask ?? {}).map((k) => [k, cpu(k)])),
     redisPerTask: { commands: aggregate(ns.map((n) => n.redisPerTask.commands)), reads: aggregate(ns.map((n) => n.redisPerTask.reads)) },
     complete: ns.map((n) => n.throughput.complete),
+    latency: latencyAgg(ns.map((n) => n.latency)),
   };
 }
 

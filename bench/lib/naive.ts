@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { createIpcClient } from './ipc.js';
 import type { LoadGenerator } from './loadgen.js';
-import { meteredThroughput, warmUp, type MeteredThroughput } from './phases.js';
+import { latencies, meteredThroughput, warmUp, type LatencyResult, type MeteredThroughput } from './phases.js';
 import { logPath, type ProcessGroup } from './procs.js';
 import type { ReceiverHandle } from './receiver.js';
 import type { RedisServer } from './redis-server.js';
@@ -24,11 +24,15 @@ export interface NaiveOptions {
   connections: number;
   durationMs: number;
   warmUpMs: number;
+  /** Paced rates for its latency, as taskhook's phase 4 (so the tail has an in-run reference too). */
+  rates: readonly number[];
+  latencyMs: number;
+  latencyCollectMs: number;
 }
 
 const SCRIPT = fileURLToPath(new URL('./naive-main.ts', import.meta.url));
 
-export async function runNaive(o: NaiveOptions): Promise<MeteredThroughput> {
+export async function runNaive(o: NaiveOptions): Promise<MeteredThroughput & { latency: LatencyResult[] }> {
   await o.redis.flushall();
   const config = JSON.stringify({ redisUrl: o.redis.url, prefix: 'naive', queue: 'tasks', concurrency: o.concurrency });
   const procs: ChildProcess[] = [];
@@ -46,7 +50,9 @@ export async function runNaive(o: NaiveOptions): Promise<MeteredThroughput> {
     const [api, ...workerProcs] = [procs[procs.length - 1], ...procs.slice(0, -1)];
     const parts = { api: [api?.pid], worker: workerProcs.map((w) => w.pid), redis: [o.redis.pid()], loadgen: [o.load.pid], receiver: [o.receiver.pid] };
     const stats = o.redis.client();
-    return await meteredThroughput(o.load, o.receiver, t, o.connections, o.durationMs, parts, stats).finally(() => stats.disconnect());
+    const metered = await meteredThroughput(o.load, o.receiver, t, o.connections, o.durationMs, parts, stats).finally(() => stats.disconnect());
+    // It sends completed_at as taskhook does, so both legs of phase 4 are measured the same way.
+    return { ...metered, latency: await latencies(o.load, o.receiver, t, o.rates, o.latencyMs, o.latencyCollectMs) };
   } finally {
     await Promise.all(procs.map((p) => o.group.stop(p, 'SIGKILL')));
   }

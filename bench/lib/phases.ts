@@ -220,6 +220,34 @@ export async function latency(load: LoadGenerator, receiver: ReceiverHandle, t: 
   };
 }
 
+/**
+ * Paced latency at each rate in turn; once one saturates, the higher rates
+ * are skipped (they would only grow the backlog).
+ */
+export async function latencies(
+  load: LoadGenerator,
+  receiver: ReceiverHandle,
+  t: SubmitTarget,
+  rates: readonly number[],
+  durationMs: number,
+  collectMs: number,
+  onRate: (rate: number) => void = () => undefined,
+): Promise<LatencyResult[]> {
+  const out: LatencyResult[] = [];
+  let saturated = false;
+  for (const rate of rates) {
+    if (saturated) {
+      out.push(skippedLatency(rate));
+      continue;
+    }
+    onRate(rate);
+    const l = await latency(load, receiver, t, rate, durationMs, collectMs);
+    out.push(l);
+    saturated = l.saturated;
+  }
+  return out;
+}
+
 export interface IsolationSample {
   /** Healthy receiver's callbacks per second (all its callbacks / time to the last one). */
   healthyPerSec: number;

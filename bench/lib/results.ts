@@ -52,6 +52,8 @@ export interface NaiveAgg {
   cpuMsPerTask: Record<string, Aggregate>;
   redisPerTask: { commands: Aggregate; reads: Aggregate };
   complete: boolean[];
+  /** Phase 4's paced rates run against it too (absent in results written before it was measured). */
+  latency?: LatencyAgg[];
 }
 
 export interface TargetCheck {

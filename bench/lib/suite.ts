@@ -6,9 +6,8 @@
 import type { LoadGenerator } from './loadgen.js';
 import {
   isolationSample,
-  latency,
+  latencies,
   rssOf,
-  skippedLatency,
   startStack,
   target,
   meteredThroughput,
@@ -52,11 +51,12 @@ export interface E2eRun {
   rss: { apiIdle: number; workerIdle: number; apiAfter: number; workerAfter: number; tasks: number };
 }
 
-/** Phase 1b: the naive reference's closed-loop throughput and what it cost. */
+/** Phase 1b: the naive reference's closed-loop throughput and what it cost, and its latency at the same paced rates. */
 export interface NaiveRun {
   throughput: ThroughputResult;
   cpuMsPerTask: CpuParts;
   redisPerTask: { commands: number; reads: number };
+  latency: LatencyResult[];
 }
 
 export interface SuiteRun {
@@ -106,21 +106,8 @@ async function e2e(d: SuiteDeps, p: SuiteParams, redis: RedisServer, tag: string
     const m = await meteredThroughput(d.load, d.receiver, t, p.connections, p.throughputMs, parts, stats).finally(() => stats.disconnect());
     const { throughput: tp, cpuMsPerTask } = m;
     const { commands, reads } = m.redis;
-    let tasks = tp.accepted;
-    const lat: LatencyResult[] = [];
-    let saturated = false;
-    for (const rate of rates) {
-      // A higher rate than one that already saturated only grows the backlog.
-      if (saturated) {
-        lat.push(skippedLatency(rate));
-        continue;
-      }
-      d.log(`  ${tag}: latency at ${rate}/s, ${p.latencyMs / 1000} s`);
-      const l = await latency(d.load, d.receiver, t, rate, p.latencyMs, p.latencyCollectMs);
-      tasks += l.accepted;
-      lat.push(l);
-      saturated = l.saturated;
-    }
+    const lat = await latencies(d.load, d.receiver, t, rates, p.latencyMs, p.latencyCollectMs, (rate) => d.log(`  ${tag}: latency at ${rate}/s, ${p.latencyMs / 1000} s`));
+    const tasks = lat.reduce((sum, l) => sum + l.accepted, tp.accepted);
     const [apiAfter = Number.NaN] = rssOf([stack.api.proc]);
     const workerAfter = Math.max(...rssOf(stack.workers));
     return { throughput: tp, cpuMsPerTask, redisPerTask: { commands, reads }, latency: lat, rss: { apiIdle, workerIdle, apiAfter, workerAfter, tasks: Math.round(tasks / p.workers) } };
@@ -159,9 +146,20 @@ export async function runSuite(d: SuiteDeps, p: SuiteParams): Promise<SuiteRun> 
   await d.rawRedis.flushall();
   const baseline = await runBeeQueueBaseline(d.group, d.rawRedis.url, d.logDir, p.baselineJobs, p.concurrency);
 
-  d.log(`  naive reference: Koa → bee-queue → undici POST, unsigned, ${p.connections} connections, ${p.throughputMs / 1000} s`);
-  const n = await runNaive({ ...d, redis: d.rawRedis, workers: p.workers, concurrency: p.concurrency, connections: p.connections, durationMs: p.throughputMs, warmUpMs: p.warmUpMs });
-  const naive = { throughput: n.throughput, cpuMsPerTask: n.cpuMsPerTask, redisPerTask: { commands: n.redis.commands, reads: n.redis.reads } };
+  d.log(`  naive reference: Koa → bee-queue → undici POST, unsigned, ${p.connections} connections, ${p.throughputMs / 1000} s, then paced`);
+  const n = await runNaive({
+    ...d,
+    redis: d.rawRedis,
+    workers: p.workers,
+    concurrency: p.concurrency,
+    connections: p.connections,
+    durationMs: p.throughputMs,
+    warmUpMs: p.warmUpMs,
+    rates: p.rates,
+    latencyMs: p.latencyMs,
+    latencyCollectMs: p.latencyCollectMs,
+  });
+  const naive = { throughput: n.throughput, cpuMsPerTask: n.cpuMsPerTask, redisPerTask: { commands: n.redis.commands, reads: n.redis.reads }, latency: n.latency };
 
   d.log(`  ceiling: undici POST loop, 50 in flight, ${p.ceilingMs / 1000} s`);
   await d.receiver.reset();
