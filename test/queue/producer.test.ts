@@ -159,6 +159,36 @@ describe('queue: producer', () => {
     expect(await client.exists('thp:idem:expired')).to.equal(0);
   });
 
+  it('a submit script run again (ioredis resending it after a lost reply) leaves a task that ran since alone', async () => {
+    const resending = redis.client();
+    const p = createProducer({ redis: resending, keys, redisUrl: redis.url, stallIntervalMs: 5000 });
+    try {
+      const commands = resending as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      await p.submit('warm', [task()]); // defines th_submit on this client
+      await client.flushall();
+      const send = commands.th_submit!.bind(resending);
+      // The first run's reply is lost; meanwhile a worker runs the task to the end; then the resend runs.
+      commands.th_submit = async (...args: unknown[]) => {
+        await send(...args);
+        const [key] = await client.keys('thp:task:*');
+        const id = (key as string).split(':').pop() as string;
+        await client.hset(key as string, 'status', 'completed', 'runs', '1');
+        await client.lrem('thp:bq:debug:waiting', 0, id);
+        await client.hdel('thp:bq:debug:jobs', id);
+        return send(...args);
+      };
+      const [queued] = await p.submit('t', [task()]);
+      const record = await client.hgetall(keys.task(queued?.task_id as string));
+      expect(record.status).to.equal('completed');
+      expect(record.runs).to.equal('1');
+      expect(await client.llen('thp:bq:debug:waiting')).to.equal(0);
+      expect(await client.hexists('thp:bq:debug:jobs', queued?.task_id as string)).to.equal(0);
+    } finally {
+      await p.close();
+      resending.disconnect();
+    }
+  });
+
   it('a submit that Redis refuses fails with queue_unavailable, and so does every submit batched with it', async () => {
     const p = createProducer({ redis: client, keys: createKeys('thq'), redisUrl: redis.url, stallIntervalMs: 5000 });
     await client.set('thq:tasks:t:bad', 'not a sorted set'); // the ZADD of tenant "bad" hits WRONGTYPE

@@ -32,22 +32,28 @@ local fields = {}
 for j = 1, nf do fields[2 * j - 1] = names[j] end
 
 -- Writes `count` tasks from ARGV[at] on: record, index entry, bee-queue job.
+-- Ids are new random UUIDs, so a record that exists already means this call
+-- is ioredis resending a script whose reply a dropped connection lost: the
+-- task may have run since, and writing it again would reset its record and
+-- queue it a second time.
 local function queue_tasks(index, now, count)
   for _ = 1, count do
     local id, queue, job, delay = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
     for j = 1, nf do fields[2 * j] = ARGV[at + 3 + j] end
     at = at + 4 + nf
-    redis.call("hset", ARGV[1] .. id, unpack(fields))
-    redis.call("zadd", index, now, id)
-    local bq = ARGV[2] .. queue .. ":"
-    if redis.call("hsetnx", bq .. "jobs", id, job) == 1 then
-      if delay == "" then
-        redis.call("lpush", bq .. "waiting", id)
-      else
-        redis.call("zadd", bq .. "delayed", tonumber(delay), id)
-        -- As addDelayedJob.lua: a new head wakes the workers' delay timers.
-        local head = redis.call("zrange", bq .. "delayed", 0, 0)
-        if head[1] == id then redis.call("publish", bq .. "earlierDelayed", delay) end
+    if redis.call("exists", ARGV[1] .. id) == 0 then
+      redis.call("hset", ARGV[1] .. id, unpack(fields))
+      redis.call("zadd", index, now, id)
+      local bq = ARGV[2] .. queue .. ":"
+      if redis.call("hsetnx", bq .. "jobs", id, job) == 1 then
+        if delay == "" then
+          redis.call("lpush", bq .. "waiting", id)
+        else
+          redis.call("zadd", bq .. "delayed", tonumber(delay), id)
+          -- As addDelayedJob.lua: a new head wakes the workers' delay timers.
+          local head = redis.call("zrange", bq .. "delayed", 0, 0)
+          if head[1] == id then redis.call("publish", bq .. "earlierDelayed", delay) end
+        end
       end
     end
   end
