@@ -89,7 +89,7 @@ function problemsOf(spec: OperationSpec, rateLimited: boolean): Map<ProblemStatu
   if (spec.body !== undefined) [400, 413, 415].forEach((s) => add(s as ProblemStatus));
   if (spec.headerParams?.includes('Idempotency-Key')) {
     add(400);
-    add(409, 'A request with the same Idempotency-Key is still running, or took the key over after this request\'s 15 s lock ran out (then this one queued nothing): `idempotency_in_flight`, `Retry-After: 1`.');
+    add(409, "A request with the same Idempotency-Key is still running, or took the key over after this request's 15 s lock ran out (then this one queued nothing): `idempotency_in_flight`, `Retry-After: 1`.");
     add(422);
   }
   for (const [status, description] of Object.entries(spec.problems ?? {})) add(Number(status) as ProblemStatus, description);
