@@ -8,8 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
-import { callScript, defineScript } from '../store/scripts.js';
-import { tickBatcher } from '../store/tick-batch.js';
+import { batchedScript, callScript, defineScript } from '../store/scripts.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -75,12 +74,8 @@ export function createOutbox(redis: Redis, keys: Keys, opts: RecordOptions): Out
   defineScript(redis, lua, 'claim', 1);
   defineScript(redis, lua, 'record', 0);
   defineScript(redis, lua, 'release', 2);
-  // The attempts of one event-loop turn are recorded in one script call (see tick-batch.ts and record.lua).
-  const recordBatched = tickBatcher<(string | number)[], string>((attempts) => {
-    const args: (string | number)[] = [Date.now(), keys.deliveryPrefix, keys.webhookPrefix, opts.disableAfterMs, opts.progressIntervalMs, attempts.length];
-    for (const a of attempts) for (const v of a) args.push(v);
-    return callScript<string[]>(redis, 'record', [], args);
-  });
+  // The attempts of one event-loop turn are recorded in one script call (see record.lua).
+  const recordBatched = batchedScript<string>(redis, 'record', () => [Date.now(), keys.deliveryPrefix, keys.webhookPrefix, opts.disableAfterMs, opts.progressIntervalMs]);
   return {
     async claim(limit, leaseMs) {
       const now = Date.now();

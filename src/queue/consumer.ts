@@ -151,7 +151,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
       for (const job of taken) launch(job);
       // Fewer than asked for: nothing else waits. Otherwise the slots are
       // full, and pump() runs again when one frees.
-      if (taken.length >= free || stopped) return;
+      if (taken.length >= free) return;
       try {
         moved = await wait();
         movedAt = Date.now();

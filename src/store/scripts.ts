@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { tickBatcher } from './tick-batch.js';
 
 const cache = new Map<string, string>();
 
@@ -37,4 +38,18 @@ export function callScript<T>(redis: Redis, name: string, keys: readonly string[
   const fn = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[`th_${name}`];
   if (!fn) throw new Error(`Redis script ${name} was not defined on this client`);
   return fn.call(redis, ...keys, ...args);
+}
+
+/**
+ * Calls script `name` once per event-loop turn for every call made in it
+ * (tick-batch.ts): the arguments are `head()`, how many calls, then each
+ * call's own arguments in turn; each call gets its own item of the reply.
+ */
+export function batchedScript<O>(redis: Redis, name: string, head: () => (string | number)[]): (args: readonly (string | number)[]) => Promise<O> {
+  return tickBatcher<readonly (string | number)[], O>((calls) => {
+    const args = head();
+    args.push(calls.length);
+    for (const call of calls) for (const v of call) args.push(v);
+    return callScript<O[]>(redis, name, [], args);
+  });
 }

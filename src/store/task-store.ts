@@ -6,8 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { taskDeliveryId, taskMessageId } from './keys.js';
-import { callScript, defineScript } from './scripts.js';
-import { tickBatcher } from './tick-batch.js';
+import { batchedScript, callScript, defineScript } from './scripts.js';
 
 export type TaskFields = Record<string, string>;
 
@@ -122,12 +121,8 @@ export function createTaskStore(redis: Redis, keys: Keys): TaskStore {
   defineScript(redis, lua, 'finish', 0);
   defineScript(redis, lua, 'requeue', 1);
   const bq = (queue: string): string => `${keys.bq}:${queue}:`;
-  // The outcomes of one event-loop turn are written in one script call (see tick-batch.ts and finish.lua).
-  const finishBatched = tickBatcher<(string | number)[], string[]>((outcomes) => {
-    const args: (string | number)[] = [Date.now(), keys.task(''), keys.deliveryPrefix, keys.webhookPrefix, `${keys.bq}:`, outcomes.length];
-    for (const o of outcomes) for (const v of o) args.push(v);
-    return callScript<string[][]>(redis, 'finish', [], args);
-  });
+  // The outcomes of one event-loop turn are written in one script call (see finish.lua).
+  const finishBatched = batchedScript<string[]>(redis, 'finish', () => [Date.now(), keys.task(''), keys.deliveryPrefix, keys.webhookPrefix, `${keys.bq}:`]);
   const requeue = (taskId: string, queue: string, how: 'handback' | 'retry' | 'pause' | 'untaken', claim: string, lastError: string | null, job: JobReturn | null) =>
     callScript<[number, number]>(redis, 'requeue', [keys.task(taskId)], [taskId, bq(queue), how, lastError ?? '', Date.now(), job?.data ?? '', job?.at ?? 0, claim]);
   defineScript(redis, dlvLua, 'enqueue', 1);

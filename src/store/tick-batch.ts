@@ -12,8 +12,9 @@
  * The batch goes out on `setImmediate`, so a call waits at most for the
  * rest of the current poll phase (then it is written at once: the clients do
  * not auto-pipeline, see src/runtime/redis.ts); a batch that reaches
- * `maxWeight` goes out at once, so one script never holds Redis long. Each call gets its own item of the result;
- * a failed batch fails every call in it with the same error.
+ * `maxWeight` goes out at once, so one script never holds Redis long. Each
+ * call gets its own item of the result; a failed batch fails every call in
+ * it with the same error.
  */
 
 export interface TickBatchOptions<I> {

@@ -29,9 +29,11 @@ ARGV[6] how many attempts (N), then N × 8 values:
 Returns, per attempt, the delivery's state after the update, "stale"
 (recorded, nothing changed) or "missing".
 ]]
+-- #include minute-stats
 local now, prefix, whp = ARGV[1], ARGV[2], ARGV[3]
 local due = prefix .. "due"
-local outcomes = {}
+-- Per-minute delivery counters for dashboards (`cb:{outcome}`), summed over the call and written once.
+local counts = {}
 
 local function record(id, attempt, n, outcome, nextAt, status, duration, lease)
   local key = prefix .. id
@@ -62,7 +64,7 @@ local function record(id, attempt, n, outcome, nextAt, status, duration, lease)
     redis.call("zrem", due, id)
     redis.call("zadd", prefix .. "dead:" .. (d[3] or ""), now, id)
   end
-  outcomes[outcome] = (outcomes[outcome] or 0) + 1
+  counts["cb:" .. outcome] = (counts["cb:" .. outcome] or 0) + 1
 
   -- Coalesced progress: a newer value that arrived meanwhile goes out next,
   -- unless the task has finished.
@@ -113,10 +115,5 @@ for i = 0, count - 1 do
   out[#out + 1] = record(ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7])
 end
 
--- Per-minute delivery counters for dashboards (kept two hours), once per call.
-if next(outcomes) ~= nil then
-  local stats = prefix:sub(1, -5) .. "stats:" .. math.floor(tonumber(now) / 60000)
-  for outcome, n in pairs(outcomes) do redis.call("hincrby", stats, "cb:" .. outcome, n) end
-  redis.call("pexpire", stats, 7200000)
-end
+add_minute_stats(prefix, tonumber(now), counts)
 return out

@@ -28,6 +28,7 @@ exists), {"stale"} (the task runs a newer generation) or {"missing"}. "ok" and
 stale caller's job is left alone: it is the newer generation's.
 ]]
 -- #include add-deliveries
+-- #include minute-stats
 local now, dlv = ARGV[1], ARGV[3]
 local nowMs = tonumber(now)
 local buckets = {10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
@@ -98,10 +99,5 @@ for i = 1, tonumber(ARGV[6]) do
   out[i], at = finish(at)
 end
 
--- Kept two hours.
-if next(counts) ~= nil then
-  local stats = dlv:sub(1, -5) .. "stats:" .. math.floor(nowMs / 60000)
-  for field, c in pairs(counts) do redis.call("hincrby", stats, field, c) end
-  redis.call("pexpire", stats, 7200000)
-end
+add_minute_stats(dlv, nowMs, counts)
 return out
