@@ -50,7 +50,7 @@ export async function connectRedis(url: string, timeoutMs = 3000, overrides: Red
     // last batch was on its way waited for that round trip before it was even
     // written. Written at once, commands still share the connection and Redis
     // answers them in order: p99 submit → callback at 1,500/s 48 → 24 ms at
-    // the same CPU per task (docs/benchmarks.md, change 26).
+    // the same CPU per task (docs/benchmarks-history.md, change 26).
     enableAutoPipelining: false,
     ...overrides,
   });

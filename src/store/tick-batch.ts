@@ -7,7 +7,7 @@
  * whatever it carries; under load many tasks reach the same step in
  * the same turn (a busy API reads many requests per poll, a worker finishes
  * many jobs per turn). Measured for submits: ~2× less client CPU and ~30%
- * less Redis CPU per task at ten per call (docs/benchmarks.md).
+ * less Redis CPU per task at ten per call (docs/benchmarks-history.md, change 21).
  *
  * The batch goes out on `setImmediate`, so a call waits at most for the
  * rest of the current poll phase (then it is written at once: the clients do
