@@ -60,7 +60,8 @@ export interface TargetCheck {
   name: string;
   target: string;
   measured: string;
-  met: boolean;
+  /** null: this run cannot say (the figure was not measured, or too few tasks ran for it). */
+  met: boolean | null;
 }
 
 export interface BenchResults {

@@ -85,6 +85,22 @@ describe('bench: report', () => {
     expect(at3000?.measured).to.match(/^900 ms \(saturated: not all called back\); the naive reference: not run \(a lower rate saturated\)$/);
   });
 
+  it('gives no verdict where the run could not measure a target (a --quick run), and "no" where a lower rate saturated', () => {
+    const quick = results(undefined);
+    quick.raw = e2e([lat(1000, 10), lat(2000, 20)]);
+    quick.memory.tasksPerWorker = [18_000];
+    quick.targets = checkTargets(quick);
+    const byName = new Map(quick.targets.map((t) => [t.name, t.met]));
+    expect(byName.get('p99 submit → callback at 2000/s')).to.equal(true);
+    expect(byName.get('p99 submit → callback at 3000/s')).to.equal(null);
+    expect(byName.get('worker RSS after ≥ 20,000 tasks')).to.equal(null);
+    expect(renderTable(quick)).to.include('| p99 submit → callback at 3000/s | < 100 ms | not measured in this run (--quick skips it) | no verdict |');
+
+    const skipped = results(undefined);
+    skipped.raw = e2e([lat(1000, 10), lat(2000, 900, 'saturated'), lat(3000, 0, 'skipped')]);
+    expect(checkTargets(skipped).find((t) => t.name === 'p99 submit → callback at 3000/s')?.met).to.equal(false);
+  });
+
   it('says nothing of the naive reference where it has no latency (results written before it was measured)', () => {
     const [, at2000] = checkTargets(results(undefined));
     expect(at2000?.measured).to.equal('40.0 ms');
