@@ -123,6 +123,7 @@ function e2eAgg(rs: E2eRun[], baselines: number[]): E2eAgg {
     ratioToBeeQueue: aggregate(rs.map((r, i) => r.throughput.callbacksPerSec / (baselines[i] ?? Number.NaN))),
     cpuMsPerTask: Object.fromEntries(Object.keys(rs[0]?.cpuMsPerTask ?? {}).map((k) => [k, aggregate(rs.map((r) => r.cpuMsPerTask[k] ?? Number.NaN))])),
     redisPerTask: { commands: aggregate(rs.map((r) => r.redisPerTask.commands)), reads: aggregate(rs.map((r) => r.redisPerTask.reads)) },
+    redisBytesPerFinishedTask: aggregate(rs.map((r) => r.redisBytesPerFinishedTask)),
     complete: rs.map((r) => r.throughput.complete),
     latency: latencyAgg(rs.map((r) => r.latency)),
   };

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
+import { RECOMMENDED_HASH_MAX_VALUE } from '../src/runtime/redis.js';
 
 const ROOT = new URL('..', import.meta.url);
 const dockerfile = readFileSync(new URL('Dockerfile', ROOT), 'utf8');
@@ -38,5 +39,14 @@ describe('Docker image and compose file', () => {
     const all = services(compose);
     expect([...all.keys()].sort()).to.deep.equal(['api', 'redis', 'worker']);
     for (const [name, block] of all) expect(block, name).to.match(/^ {4}restart: unless-stopped$/m);
+  });
+
+  it('runs Redis with the settings docs/operations.md asks for: AOF, noeviction, the recommended hash encoding', () => {
+    const command = /^ {4}command: (\[.*\])$/m.exec(services(compose).get('redis') ?? '')?.[1] ?? '[]';
+    const args = JSON.parse(command) as string[];
+    const value = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
+    expect(value('--appendonly')).to.equal('yes');
+    expect(value('--maxmemory-policy')).to.equal('noeviction');
+    expect(value('--hash-max-listpack-value')).to.equal(String(RECOMMENDED_HASH_MAX_VALUE));
   });
 });

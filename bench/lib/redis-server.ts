@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { waitForRedis } from '../../src/runtime/redis.js';
+import { RECOMMENDED_HASH_MAX_VALUE, waitForRedis } from '../../src/runtime/redis.js';
 import type { ProcessGroup } from './procs.js';
 
 export interface RedisServerOptions {
@@ -62,6 +62,8 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<RedisS
     '--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dir, '--save', '',
     '--appendonly', opts.appendonly ? 'yes' : 'no', '--appendfsync', 'everysec',
     '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', '',
+    // As taskhook's own Redis and docs/operations.md recommend (smaller deliveries).
+    '--hash-max-ziplist-value', String(RECOMMENDED_HASH_MAX_VALUE),
   ];
   let proc: ChildProcess | null = null;
   const log = join(opts.dir, 'redis.log');

@@ -124,6 +124,9 @@ export function renderTable(r: BenchResults): string {
   lines.push(row(['6. API RSS idle → after (MiB)', `${fmtAgg(r.memory.apiIdleMiB)} → ${fmtAgg(r.memory.apiAfterMiB)}`]));
   lines.push(row([`6. worker RSS idle → after ${r.memory.tasksPerWorker.map((t) => t.toLocaleString('en-US')).join('/')} tasks (MiB)`, `${fmtAgg(r.memory.workerIdleMiB)} → ${fmtAgg(r.memory.workerAfterMiB)}`]));
   lines.push(row([`6. Redis used_memory per waiting task (${r.memory.redisTasks.toLocaleString('en-US')} queued, no worker)`, `${Math.round(r.memory.redisBytesPerTask)} B`]));
+  for (const [name, e] of [['AOF off', r.raw], ['AOF everysec', r.durable]] as const) {
+    if (e.redisBytesPerFinishedTask) lines.push(row([`6. Redis used_memory per finished task, ${name} (record + delivered callback + attempt, over phase 3)`, `${fmtAgg(e.redisBytesPerFinishedTask)} B`]));
+  }
   if (r.image.skipped) lines.push(row(['7. image.resize', `skipped: ${r.image.skipped}`]));
   else {
     lines.push(row([`7. image.resize via taskhook (${r.image.tasks} × ${r.image.input}, concurrency ${r.image.concurrency}) (images/s)`, fmt(r.image.taskhookPerSec ?? Number.NaN)]));

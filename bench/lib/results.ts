@@ -38,6 +38,8 @@ export interface E2eAgg {
   cpuMsPerTask?: Record<string, Aggregate>;
   /** Redis commands (scripts' inner commands included) and socket reads per task, same phase. */
   redisPerTask?: { commands: Aggregate; reads: Aggregate };
+  /** Redis used_memory per finished task (its record, delivered callback and attempt), same phase; absent in results written before it was measured. */
+  redisBytesPerFinishedTask?: Aggregate;
   complete: boolean[];
   latency: LatencyAgg[];
 }

@@ -49,6 +49,8 @@ export interface E2eRun {
   redisPerTask: { commands: number; reads: number };
   latency: LatencyResult[];
   rss: { apiIdle: number; workerIdle: number; apiAfter: number; workerAfter: number; tasks: number };
+  /** Redis used_memory grown over the throughput phase ÷ its callbacks: what a finished task keeps until retention removes it. */
+  redisBytesPerFinishedTask: number;
 }
 
 /** Phase 1b: the naive reference's closed-loop throughput and what it cost, and its latency at the same paced rates. */
@@ -103,14 +105,25 @@ async function e2e(d: SuiteDeps, p: SuiteParams, redis: RedisServer, tag: string
     d.log(`  ${tag}: throughput, ${p.connections} connections, ${p.throughputMs / 1000} s`);
     const stats = redis.client();
     const parts = { api: [stack.api.proc.pid], worker: stack.workers.map((w) => w.pid), redis: [redis.pid()], loadgen: [d.load.pid], receiver: [d.receiver.pid] };
+    const memBefore = await redis.usedMemory();
     const m = await meteredThroughput(d.load, d.receiver, t, p.connections, p.throughputMs, parts, stats).finally(() => stats.disconnect());
     const { throughput: tp, cpuMsPerTask } = m;
+    // The attempt records follow the last callback by a batch or two.
+    await new Promise((r) => setTimeout(r, 500));
+    const redisBytesPerFinishedTask = ((await redis.usedMemory()) - memBefore) / Math.max(1, tp.callbacks);
     const { commands, reads } = m.redis;
     const lat = await latencies(d.load, d.receiver, t, rates, p.latencyMs, p.latencyCollectMs, (rate) => d.log(`  ${tag}: latency at ${rate}/s, ${p.latencyMs / 1000} s`));
     const tasks = lat.reduce((sum, l) => sum + l.accepted, tp.accepted);
     const [apiAfter = Number.NaN] = rssOf([stack.api.proc]);
     const workerAfter = Math.max(...rssOf(stack.workers));
-    return { throughput: tp, cpuMsPerTask, redisPerTask: { commands, reads }, latency: lat, rss: { apiIdle, workerIdle, apiAfter, workerAfter, tasks: Math.round(tasks / p.workers) } };
+    return {
+      throughput: tp,
+      cpuMsPerTask,
+      redisPerTask: { commands, reads },
+      latency: lat,
+      rss: { apiIdle, workerIdle, apiAfter, workerAfter, tasks: Math.round(tasks / p.workers) },
+      redisBytesPerFinishedTask,
+    };
   } finally {
     await stack.stop();
   }

@@ -16,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DependencyError, coerceError } from '../errors.js';
 import { withDeathSignal } from '../media/death-signal.js';
-import { waitForRedis } from './redis.js';
+import { RECOMMENDED_HASH_MAX_VALUE, waitForRedis } from './redis.js';
 import { localRedisHost, maskRedisUrl } from './redis-url.js';
 
 /** How long a just-started redis-server may take to answer (it replays its AOF first). */
@@ -51,7 +51,11 @@ export async function spawnLocalRedis(url: string, dataDir: string): Promise<Loc
   const port = u.port || '6379';
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
-  const args = ['--port', port, '--bind', localRedisHost(url) ?? '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'];
+  // hash-max-ziplist-value: the name every Redis since 2.6 takes (7 calls it hash-max-listpack-value).
+  const args = [
+    '--port', port, '--bind', localRedisHost(url) ?? '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction',
+    '--hash-max-ziplist-value', String(RECOMMENDED_HASH_MAX_VALUE),
+  ];
   const cmd = await withDeathSignal('redis-server', args);
   const child = spawn(cmd.bin, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 

@@ -14,7 +14,7 @@ export function redisHint(url: string): string {
     'Start one, then try again:',
     '  - Debian/Ubuntu: sudo apt-get install -y redis-server && redis-server --daemonize yes',
     '  - macOS: brew install redis && brew services start redis',
-    '  - Docker: docker run -d -p 6379:6379 redis:7 --appendonly yes --maxmemory-policy noeviction',
+    `  - Docker: docker run -d -p 6379:6379 redis:7 --appendonly yes --maxmemory-policy noeviction --hash-max-listpack-value ${RECOMMENDED_HASH_MAX_VALUE}`,
     'or point REDIS_URL at your Redis (e.g. REDIS_URL=redis://host:6379/0).',
   ].join('\n');
 }
@@ -165,7 +165,19 @@ export interface RedisSettings {
   maxmemoryPolicy: string | null;
   appendonly: string | null;
   save: string | null;
+  /** `hash-max-listpack-value` (`hash-max-ziplist-value` before Redis 7), in bytes. */
+  hashMaxValue: number | null;
 }
+
+/**
+ * The `hash-max-listpack-value` taskhook's own Redis runs with, and the one
+ * docs/operations.md recommends. A hash with any value longer than this
+ * takes Redis's hashtable encoding: a delivery (its signed body is longer than
+ * Redis's default of 64 bytes) then costs ~800 bytes more, ~30% of what a
+ * finished task with a callback keeps until retention removes it, for no
+ * measurable CPU (docs/benchmarks.md, Memory).
+ */
+export const RECOMMENDED_HASH_MAX_VALUE = 2048;
 
 /** Reads the settings that decide whether queued work can be lost. `null` = not readable (CONFIG disabled). */
 export async function readRedisSettings(redis: Redis): Promise<RedisSettings> {
@@ -177,8 +189,10 @@ export async function readRedisSettings(redis: Redis): Promise<RedisSettings> {
       return null;
     }
   };
-  const [maxmemoryPolicy, appendonly, save] = await Promise.all([get('maxmemory-policy'), get('appendonly'), get('save')]);
-  return { maxmemoryPolicy, appendonly, save };
+  // The pre-7 name: Redis 7 answers to it too.
+  const [maxmemoryPolicy, appendonly, save, hashMax] = await Promise.all([get('maxmemory-policy'), get('appendonly'), get('save'), get('hash-max-ziplist-value')]);
+  const hashMaxValue = hashMax === null || !/^\d+$/.test(hashMax) ? null : Number(hashMax);
+  return { maxmemoryPolicy, appendonly, save, hashMaxValue };
 }
 
 /** Refuses (or warns) when Redis may evict keys: evicted jobs are lost work. */
@@ -193,6 +207,11 @@ export async function checkRedisSafety(redis: Redis, config: Pick<Config, 'REDIS
   }
   if (s.appendonly === 'no' && (s.save === '' || s.save === null)) {
     logger.warn('Redis has no persistence (appendonly no, no RDB snapshots): a Redis restart loses queued work. Use "appendonly yes" in production.');
+  }
+  if (s.hashMaxValue !== null && s.hashMaxValue < RECOMMENDED_HASH_MAX_VALUE) {
+    logger.info(
+      `Redis hash-max-listpack-value is ${s.hashMaxValue}: each finished task with a callback keeps ~30% more memory than with ${RECOMMENDED_HASH_MAX_VALUE} (docs/operations.md, Redis).`,
+    );
   }
   return s;
 }

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { request } from 'undici';
+import { Redis } from 'ioredis';
 import { deathSignalAvailable } from '../../src/media/death-signal.js';
+import { RECOMMENDED_HASH_MAX_VALUE } from '../../src/runtime/redis.js';
 import { freePort } from '../helpers/redis.js';
 import { killRedisOn, redisGoneFrom, redisServersOn, spawnBin, type Started } from './start-helpers.js';
 
@@ -116,6 +118,15 @@ describe('runtime: npm start and its private Redis', function () {
     });
     expect(res.statusCode).to.equal(202);
     const { task_id: id } = (await res.body.json()) as { task_id: string };
+    // It runs with the hash encoding docs/operations.md recommends, so start-up has no hint to give.
+    const direct = new Redis(`redis://127.0.0.1:${redisPort}`, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await direct.connect();
+      expect(await direct.config('GET', 'hash-max-listpack-value')).to.deep.equal(['hash-max-listpack-value', String(RECOMMENDED_HASH_MAX_VALUE)]);
+    } finally {
+      direct.disconnect();
+    }
+    expect(run.output()).to.not.include('hash-max-listpack-value is');
     for (let status = ''; status !== 'running'; await sleep(50)) {
       const r = await request(`${base}/api/v1/tasks/${id}`, { headers: auth });
       status = ((await r.body.json()) as { status: string }).status;
