@@ -65,7 +65,23 @@ export interface AttemptView {
   response_excerpt?: string;
 }
 
-/** Renders one entry of an attempts list (`index` numbers a corrupt one). */
+/**
+ * A delivery's attempt records (JSON), oldest first: those of the list an
+ * earlier version kept beside the hash (`legacy`, `P:dlv:{id}:att`), then
+ * the hash's own `att:1` … `att:{att}` (record.lua: one key per delivery,
+ * not two, and no command of its own per attempt).
+ */
+export function attemptRecords(hash: Record<string, string>, legacy: readonly string[]): string[] {
+  const out = [...legacy];
+  const n = Number(hash.att ?? 0);
+  for (let i = 1; i <= n; i += 1) {
+    const a = hash[`att:${i}`];
+    if (a !== undefined) out.push(a);
+  }
+  return out;
+}
+
+/** Renders one attempt record (`index` numbers a corrupt one). */
 export function renderAttempt(raw: string, index: number): AttemptView {
   const parsed = parseJsonOr<unknown>(raw, undefined);
   const o = isRecord(parsed) ? parsed : {};

@@ -6,6 +6,11 @@ export interface Keys {
   readonly prefix: string;
   task(taskId: string): string;
   delivery(deliveryId: string): string;
+  /**
+   * The attempts list of a delivery written before attempts moved into the
+   * delivery's hash (`att:N`, see attemptRecords): read, and pruned, for the
+   * deliveries an earlier version left behind; never written.
+   */
   attempts(deliveryId: string): string;
   readonly due: string;
   /** `P:dlv:` — delivery keys are this plus the delivery id. */

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { redactUrl } from '../logger.js';
 import { taskDeliveryId, type Keys } from './keys.js';
-import { epochMs, isRecord, isoAt, isoOf, parseJsonOr, renderAttempt, type AttemptView } from './fields.js';
+import { attemptRecords, epochMs, isRecord, isoAt, isoOf, parseJsonOr, renderAttempt, type AttemptView } from './fields.js';
 
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export type CallbackState = 'none' | 'pending' | 'delivering' | 'delivered' | 'failed';
@@ -137,12 +137,12 @@ export async function readTaskView(redis: Redis, keys: Keys, taskId: string): Pr
   if (dlv === guess) {
     const d = reply<Record<string, string>>(first, 1);
     delivery = Object.keys(d).length > 0 ? d : null;
-    attempts = reply<string[]>(first, 2);
+    attempts = attemptRecords(d, reply<string[]>(first, 2));
   } else if (dlv) {
     const second = await redis.pipeline().hgetall(keys.delivery(dlv)).lrange(keys.attempts(dlv), 0, -1).exec();
     const d = reply<Record<string, string>>(second, 0);
     delivery = Object.keys(d).length > 0 ? d : null;
-    attempts = reply<string[]>(second, 1);
+    attempts = attemptRecords(d, reply<string[]>(second, 1));
   }
   return { tenant: task.tenant ?? '', view: renderTaskView(task, delivery, attempts) };
 }

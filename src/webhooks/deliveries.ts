@@ -9,7 +9,7 @@
 import type { Redis } from 'ioredis';
 import { redactUrl } from '../logger.js';
 import type { Keys } from '../store/keys.js';
-import { isoAt, renderAttempt, type AttemptView } from '../store/fields.js';
+import { attemptRecords, isoAt, renderAttempt, type AttemptView } from '../store/fields.js';
 import { callScript, defineScript } from '../store/scripts.js';
 import { decodeCursor, loadPageScript, scanPage, type Page, type PageEntry } from './page.js';
 import { DELIVERY_STATES, type DeliveryState } from './schemas.js';
@@ -114,7 +114,7 @@ export function createDeliveryLog(redis: Redis, keys: Keys, opts: DeliveryLogOpt
       if (e1 || e2) throw e1 ?? e2;
       const hash = h as Record<string, string>;
       if (!hash.id || hash.tenant !== tenant) return null;
-      return renderDelivery(hash, att as string[]);
+      return renderDelivery(hash, attemptRecords(hash, att as string[]));
     });
   }
 

@@ -91,8 +91,9 @@ export async function sendTestEvent(deps: TestEventDeps, sub: Subscription): Pro
       next: String(started),
       done: String(done),
       secret: `sub:${sub.id}`,
+      att: '1',
+      'att:1': JSON.stringify(attempt),
     })
-    .rpush(deps.keys.attempts(id), JSON.stringify(attempt))
     .zadd(wk.deliveries(sub.id), started, id)
     .exec();
   return {

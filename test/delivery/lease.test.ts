@@ -18,6 +18,7 @@ import { createKeys } from '../../src/store/keys.js';
 import { createTaskStore, type OutboxEntry, type TaskStore } from '../../src/store/task-store.js';
 import { claimed } from '../../src/worker/outcome.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { storedAttempts } from '../helpers/attempts.js';
 import { testDispatcher } from '../helpers/dispatcher.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -124,7 +125,7 @@ describe('delivery: leases', () => {
       expect(await outbox.record('f1', attempt(1, 'delivered'), null, 0)).to.equal('stale');
       expect(await client.hgetall(keys.delivery('f1'))).to.include({ state: 'delivering', n: '0', lease: '1' });
       expect(await client.zscore(keys.due, 'f1')).to.equal(bDue);
-      expect(await client.llen(keys.attempts('f1'))).to.equal(1);
+      expect((await storedAttempts(client, keys, 'f1')).length).to.equal(1);
       // A's late give-back must not hand B's live claim to a third process.
       expect(await outbox.release('f1', Date.now(), 0)).to.equal(false);
       expect(await client.hget(keys.delivery('f1'), 'state')).to.equal('delivering');
@@ -144,7 +145,7 @@ describe('delivery: leases', () => {
       // C's own give-back works.
       expect(await outbox.release('f1', Date.now(), 2)).to.equal(true);
       expect(await client.hget(keys.delivery('f1'), 'state')).to.equal('pending');
-      expect(await client.llen(keys.attempts('f1'))).to.equal(3);
+      expect((await storedAttempts(client, keys, 'f1')).length).to.equal(3);
     });
 
     it('the creator records under token 0 while nobody else has claimed', async () => {
@@ -186,7 +187,7 @@ describe('delivery: leases', () => {
       expect(Object.fromEntries(sends), 'each webhook-id sent once').to.deep.equal({ msg_d0: 1, msg_d1: 1, msg_d2: 1, msg_d3: 1 });
       for (const d of ds) {
         expect(await client.hget(keys.delivery(d.id), 'n'), d.id).to.equal('1');
-        expect(await client.llen(keys.attempts(d.id)), `${d.id}: one attempt record, none stale`).to.equal(1);
+        expect((await storedAttempts(client, keys, d.id)).length, `${d.id}: one attempt record, none stale`).to.equal(1);
       }
     });
 

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { storedAttempts } from '../helpers/attempts.js';
 import { startReceiver, type Receiver, type Received } from '../helpers/receiver.js';
 import { API_KEY, startStack, type Stack } from '../helpers/stack.js';
 import { tenantOf } from '../../src/api/auth.js';
@@ -198,7 +199,7 @@ describe('e2e: subscription events', function () {
     const { redis: rc, keys } = stack.services;
     const dead = await rc.zrange(keys.dead(tenantOf(API_KEY)), 0, -1);
     expect(dead).to.have.length(1);
-    const attempts = (await rc.lrange(keys.attempts(dead[0] as string), 0, -1)).map((a) => JSON.parse(a) as { status_code: number; response_excerpt?: string });
+    const attempts = (await storedAttempts(rc, keys, dead[0] as string)).map((a) => JSON.parse(a) as { status_code: number; response_excerpt?: string });
     expect(attempts.map((a) => a.status_code)).to.deep.equal([503, 503, 503]);
     expect(attempts[0]?.response_excerpt).to.equal('nope');
     const stats = await rc.hgetall(`${keys.webhook('wh_dead')}:stats`);

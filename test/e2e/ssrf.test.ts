@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { storedAttempts } from '../helpers/attempts.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 /** Parses as an empty CALLBACK_ALLOWLIST (an empty string would mean "unset", i.e. the dev default). */
@@ -113,7 +114,7 @@ describe('e2e: SSRF guard', function () {
       const { redis: r, keys } = submitter.services;
       for (const id of ids) {
         const dlv = await r.hget(keys.task(id), 'dlv');
-        const attempts = (await r.lrange(keys.attempts(dlv as string), 0, -1)).map((a) => JSON.parse(a) as Record<string, unknown>);
+        const attempts = (await storedAttempts(r, keys, dlv as string)).map((a) => JSON.parse(a) as Record<string, unknown>);
         expect(attempts).to.have.length(1);
         expect(attempts[0]).to.include({ n: 1, outcome: 'blocked', status_code: null });
         expect(await r.hget(keys.delivery(dlv as string), 'state')).to.equal('failed');

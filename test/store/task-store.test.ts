@@ -5,6 +5,7 @@ import { createKeys } from '../../src/store/keys.js';
 import { createTaskStore, type OutboxEntry, type TakenJob, type TaskStore } from '../../src/store/task-store.js';
 import { taskRecordFields } from '../../src/queue/producer.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { storedAttempts } from '../helpers/attempts.js';
 
 /** A record as the producer writes it, with every kind of character a client may send. */
 const record = taskRecordFields('t1', 'abcd', {
@@ -296,7 +297,7 @@ describe('store: task store', () => {
       expect(states).to.deep.equal(['delivered', 'pending', 'stale']);
       expect(Number(await client.zscore(keys.due, 'r2.1'))).to.equal(next);
       expect(await client.hget(keys.delivery('r3.1'), 'state')).to.equal('delivering');
-      expect(await client.llen(keys.attempts('r3.1')), 'a stale attempt is still logged').to.equal(1);
+      expect((await storedAttempts(client, keys, 'r3.1')).length, 'a stale attempt is still logged').to.equal(1);
       const [stats] = await client.keys('tst:stats:*');
       expect(await client.hgetall(stats as string)).to.include({ 'cb:delivered': '1', 'cb:retry': '1' });
     });
@@ -307,7 +308,11 @@ describe('store: task store', () => {
       const outbox = createOutbox(client, keys, { disableAfterMs: 60_000, progressIntervalMs: 1000 });
       const attempt = { n: 1, at: new Date().toISOString(), status_code: 204, duration_ms: 2, error: null, outcome: 'delivered' as const };
       expect(await outbox.record('f3.1', attempt, null, 0)).to.equal('delivered');
-      expect(await client.hgetall(keys.delivery('f3.1'))).to.include({ state: 'delivered', n: '1' });
+      const hash = await client.hgetall(keys.delivery('f3.1'));
+      expect(hash).to.include({ state: 'delivered', n: '1', att: '1' });
+      // The attempt record is a field of the delivery's hash: no key of its own.
+      expect(JSON.parse(hash['att:1'] ?? 'null')).to.deep.equal(attempt);
+      expect(await client.exists(keys.attempts('f3.1'))).to.equal(0);
       expect(await client.zscore(keys.due, 'f3.1')).to.equal(null);
       expect(await outbox.record('gone.1', attempt, null, 0)).to.equal('missing');
       expect(await client.exists(keys.delivery('gone.1'), keys.attempts('gone.1'))).to.equal(0);

@@ -110,6 +110,19 @@ describe('store: readTaskView', () => {
     expect(sent).to.deep.equal(['hgetall', 'hgetall', 'lrange']);
   });
 
+  it('lists the attempts an earlier version kept in a list first, then those in the delivery hash', async () => {
+    await client.hset(keys.task('c'), { ...base, id: 'c', status: 'completed', cb: 'https://x.example/', dlv: 'c.1', result: '{}' });
+    // Two attempts before the upgrade (the list), one after (record.lua writes att:N).
+    await client.rpush(keys.attempts('c.1'), '{"n":1,"status_code":503}', '{"n":2,"status_code":503}');
+    await client.hset(keys.delivery('c.1'), { state: 'delivered', att: '1', 'att:1': '{"n":3,"status_code":204}' });
+    const got = await readTaskView(client, keys, 'c');
+    expect(got?.view.callback.attempts.map((a) => [a.n, a.status_code])).to.deep.equal([
+      [1, 503],
+      [2, 503],
+      [3, 204],
+    ]);
+  });
+
   it('follows dlv to a later generation', async () => {
     await client.hset(keys.task('b'), { ...base, id: 'b', status: 'failed', cb: 'https://x.example/', dlv: 'b.3', error: '{}' });
     await client.hset(keys.delivery('b.1'), { state: 'delivered' });

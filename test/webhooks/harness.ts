@@ -58,8 +58,10 @@ export async function seedDelivery(h: WebhookHarness, d: SeedDelivery): Promise<
     ...(state === 'delivered' || state === 'failed' ? { done: String(d.created + 5000) } : {}),
     secret: d.sub ? `sub:${d.sub}` : 'default',
     ...(d.sub ? { sub: d.sub } : {}),
+    // As record.lua writes them: a count and one field per attempt record.
+    att: String(d.attempts?.length ?? 0),
+    ...Object.fromEntries((d.attempts ?? []).map((a, i) => [`att:${i + 1}`, JSON.stringify(a)])),
   });
-  for (const a of d.attempts ?? []) m.rpush(h.keys.attempts(d.id), JSON.stringify(a));
   if (d.sub) m.zadd(h.wk.deliveries(d.sub), d.created, d.id);
   if (d.deadAt !== undefined) m.zadd(h.wk.dead(d.tenant), d.deadAt, d.id);
   if (state === 'pending' || state === 'delivering') m.zadd(h.keys.due, d.created + 1000, d.id);

@@ -10,14 +10,18 @@ record it.
 Fenced: only the holder of the current claim (state `delivering`, `lease` =
 its token, see claim.lua) moves the delivery on. A stale attempt (its lease
 ran out and another process claimed the delivery, or it was settled
-meanwhile) is appended to the attempts list, so what the receiver saw stays
-visible, and changes nothing else: no state, due time, attempt counter,
-counters or endpoint health.
+meanwhile) is recorded too, so what the receiver saw stays visible, and
+changes nothing else: no state, due time, attempt counter, counters or
+endpoint health.
+Attempt records live in the delivery's own hash: `att` counts them and
+`att:1` … `att:{att}` hold them, oldest first, written with the HSET that
+moves the delivery on. (Before, each went to a list key of its own,
+`{id}:att`: a key and a command more per delivery. Readers still read that
+list for the deliveries it holds: src/store/fields.ts, attemptRecords.)
 A `task.progress` delivery whose task has finished (`final`, set by
 finish.lua) is not retried: a retry would follow the terminal event.
 ARGV[1] now (epoch ms)
-ARGV[2] delivery key prefix ("P:dlv:"): a delivery's hash is prefix .. id, its
-        attempts list prefix .. id .. ":att"
+ARGV[2] delivery key prefix ("P:dlv:"): a delivery's hash is prefix .. id
 ARGV[3] subscription key prefix ("P:wh:")
 ARGV[4] disable window (ms)
 ARGV[5] progress interval (ms)
@@ -38,29 +42,36 @@ local counts = {}
 local function record(id, attempt, n, outcome, nextAt, status, duration, lease)
   local key = prefix .. id
   -- Every delivery hash has a state: none means no delivery.
-  local d = redis.call("hmget", key, "state", "sub", "tenant", "event", "dirty", "final", "lease")
+  local d = redis.call("hmget", key, "state", "sub", "tenant", "event", "dirty", "final", "lease", "att")
   if not d[1] then return "missing" end
-  redis.call("rpush", key .. ":att", attempt)
-  if d[1] ~= "delivering" or (d[7] or "0") ~= lease then return "stale" end
+  local seq = tostring((tonumber(d[8]) or 0) + 1)
+  -- Writes the attempt record, and whatever else moves the delivery on, in one HSET.
+  local function put(...)
+    redis.call("hset", key, "att", seq, "att:" .. seq, attempt, ...)
+  end
+  if d[1] ~= "delivering" or (d[7] or "0") ~= lease then
+    put()
+    return "stale"
+  end
   local sub = d[2] or ""
   local wh = whp .. sub
 
   local state
   if outcome == "delivered" then
     state = "delivered"
-    redis.call("hset", key, "n", n, "state", state, "done", now)
+    put("n", n, "state", state, "done", now)
     redis.call("zrem", due, id)
   elseif outcome == "retry" and d[4] == "task.progress" and d[6] == "1" then
     state = "dropped"
-    redis.call("hset", key, "n", n, "state", state, "dirty", "0")
+    put("n", n, "state", state, "dirty", "0")
     redis.call("zrem", due, id)
   elseif outcome == "retry" then
     state = "pending"
-    redis.call("hset", key, "n", n, "state", state, "next", nextAt)
+    put("n", n, "state", state, "next", nextAt)
     redis.call("zadd", due, nextAt, id)
   else
     state = "failed"
-    redis.call("hset", key, "n", n, "state", state, "done", now)
+    put("n", n, "state", state, "done", now)
     redis.call("zrem", due, id)
     redis.call("zadd", prefix .. "dead:" .. (d[3] or ""), now, id)
   end

@@ -1,7 +1,7 @@
 --[[
 Resends a delivery: a new attempt sequence of the same event (same msg, so
-the same webhook-id). Attempt numbers restart at 1; earlier attempts stay in
-the attempts list with their own numbers.
+the same webhook-id). Attempt numbers restart at 1; earlier attempt records
+stay (`att:N` in the hash) with their own numbers.
 Refused for a `webhook.test` delivery (a test is sent once, from the API,
 and is never a dead letter) and for a `task.progress` delivery whose task
 has finished (`final`, or `dropped`): no progress event follows the
