@@ -75,6 +75,11 @@ const hostOf = (url: string): string => hosts(url) ?? '';
 
 /** Shortest wait in Redis for a delivery whose receiver (or this process) is saturated. */
 const SATURATED_MIN_DELAY_MS = 200;
+/** A receiver that answered an attempt this recently (or started being sent to) is draining its queue here (see maxWaiting). */
+const ANSWERING_MS = 1_000;
+/** Deliveries that may wait here per slot of a receiver: a quiet one's, and an answering one's. */
+const QUIET_QUEUE_PER_SLOT = 4;
+const ANSWERING_QUEUE_PER_SLOT = 64;
 
 export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispatcher {
   const pollMs = opts.pollMs ?? 100;
@@ -168,7 +173,25 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
    * hanging receiver cannot pile up work in this process.
    */
   const waiting = new Map<string, ClaimedDelivery[]>();
-  const maxWaiting = (slot: string): number => capOf(slot) * 4;
+  /**
+   * When each host/endpoint last answered an attempt (any HTTP status), or,
+   * if it has not answered since it was last idle, when it was first sent to.
+   */
+  const answeredAt = new Map<string, number>();
+  /**
+   * How many deliveries may wait here for a slot of `slot`. A receiver that
+   * keeps answering is draining this queue, so it may run deep: released to
+   * Redis, its deliveries would wait there behind every delivery due before
+   * them, a hanging receiver's whole backlog included (a healthy receiver's
+   * callbacks then came in up to ~20 s late in the bench's isolation phase).
+   * Each still leaves for Redis once it could no longer start within its
+   * lease (sweep). A receiver that has gone quiet (no answer for
+   * ANSWERING_MS while sent to) keeps a short queue here.
+   */
+  const maxWaiting = (slot: string): number => {
+    const answering = Date.now() - (answeredAt.get(slot) ?? Number.NEGATIVE_INFINITY) <= ANSWERING_MS;
+    return capOf(slot) * (answering ? ANSWERING_QUEUE_PER_SLOT : QUIET_QUEUE_PER_SLOT);
+  };
   let waitingCount = 0;
 
   /**
@@ -214,7 +237,11 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       if (outcome !== 'expired' && outcome !== 'waiting') break;
     }
     if (list && list.length === 0) waiting.delete(slot);
-    if (!waiting.has(slot) && !perHost.has(slot)) saturatedSince.delete(slot); // idle: nothing to remember
+    if (!waiting.has(slot) && !perHost.has(slot)) {
+      // Idle: nothing to remember, but a recent answer (the next burst may come at once).
+      saturatedSince.delete(slot);
+      if (Date.now() - (answeredAt.get(slot) ?? 0) > ANSWERING_MS) answeredAt.delete(slot);
+    }
   };
 
   /**
@@ -287,13 +314,22 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       return full === '*' ? 'waiting-any' : 'waiting';
     }
     inFlight += 1;
-    for (const k of slots) perHost.set(k, (perHost.get(k) ?? 0) + 1);
+    const startedAt = Date.now();
+    for (const k of slots) {
+      perHost.set(k, (perHost.get(k) ?? 0) + 1);
+      // A receiver sent to after a pause counts as answering until it proves quiet.
+      if (!answeredAt.has(k)) answeredAt.set(k, startedAt);
+    }
     let hostsFreed = false;
     const freeHosts = (answered = false): void => {
       if (hostsFreed) return;
       hostsFreed = true;
+      const at = Date.now();
       for (const k of slots) {
-        if (answered) saturatedSince.delete(k);
+        if (answered) {
+          saturatedSince.delete(k);
+          answeredAt.set(k, at);
+        }
         const left = (perHost.get(k) ?? 1) - 1;
         if (left <= 0) perHost.delete(k);
         else perHost.set(k, left);
