@@ -179,7 +179,7 @@ export interface RedisSettings {
  */
 export const RECOMMENDED_HASH_MAX_VALUE = 2048;
 
-/** Reads the settings that decide whether queued work can be lost. `null` = not readable (CONFIG disabled). */
+/** Reads the settings that decide whether queued work can be lost, and the hash encoding's size limit. `null` = not readable (CONFIG disabled). */
 export async function readRedisSettings(redis: Redis): Promise<RedisSettings> {
   const get = async (name: string): Promise<string | null> => {
     try {
