@@ -173,9 +173,9 @@ export interface RedisSettings {
  * The `hash-max-listpack-value` taskhook's own Redis runs with, and the one
  * docs/operations.md recommends. A hash with any value longer than this
  * takes Redis's hashtable encoding: a delivery (its signed body is longer than
- * Redis's default of 64 bytes) then costs ~800 bytes more, ~30% of what a
- * finished task with a callback keeps until retention removes it, for no
- * measurable CPU (docs/benchmarks.md, Memory).
+ * Redis's default of 64 bytes) then costs ~1.1 KB more, so a finished task
+ * with a callback keeps ~2.8 KB instead of ~1.7 KB until retention removes
+ * it, for no measurable CPU (docs/benchmarks.md, Memory).
  */
 export const RECOMMENDED_HASH_MAX_VALUE = 2048;
 
@@ -210,7 +210,7 @@ export async function checkRedisSafety(redis: Redis, config: Pick<Config, 'REDIS
   }
   if (s.hashMaxValue !== null && s.hashMaxValue < RECOMMENDED_HASH_MAX_VALUE) {
     logger.info(
-      `Redis hash-max-listpack-value is ${s.hashMaxValue}: each finished task with a callback keeps ~30% more memory than with ${RECOMMENDED_HASH_MAX_VALUE} (docs/operations.md, Redis).`,
+      `Redis hash-max-listpack-value is ${s.hashMaxValue}: each finished task with a callback keeps ~1 KB more memory than with ${RECOMMENDED_HASH_MAX_VALUE} (docs/operations.md, Redis).`,
     );
   }
   return s;
