@@ -174,8 +174,8 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
    */
   const waiting = new Map<string, ClaimedDelivery[]>();
   /**
-   * When each host/endpoint last answered an attempt (any HTTP status), or,
-   * if it has not answered since it was last idle, when it was first sent to.
+   * When each busy host/endpoint last answered an attempt (any HTTP status),
+   * or, if it has not answered since it was last idle, when it was first sent to.
    */
   const answeredAt = new Map<string, number>();
   /**
@@ -238,9 +238,10 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     }
     if (list && list.length === 0) waiting.delete(slot);
     if (!waiting.has(slot) && !perHost.has(slot)) {
-      // Idle: nothing to remember, but a recent answer (the next burst may come at once).
+      // Idle: nothing to remember (a host sent to again counts as answering
+      // from its first attempt on), so the maps hold only busy hosts.
       saturatedSince.delete(slot);
-      if (Date.now() - (answeredAt.get(slot) ?? 0) > ANSWERING_MS) answeredAt.delete(slot);
+      answeredAt.delete(slot);
     }
   };
 
