@@ -178,6 +178,8 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
    * or, if it has not answered since it was last idle, when it was first sent to.
    */
   const answeredAt = new Map<string, number>();
+  /** How long `slot` has been silent (0 for one not sent to). */
+  const silentFor = (slot: string, now: number): number => now - (answeredAt.get(slot) ?? now);
   /**
    * How many deliveries may wait here for a slot of `slot`. A receiver that
    * keeps answering is draining this queue, so it may run deep: released to
@@ -188,26 +190,19 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
    * lease (sweep). A receiver that has gone quiet (no answer for
    * ANSWERING_MS while sent to) keeps a short queue here.
    */
-  const maxWaiting = (slot: string): number => {
-    const answering = Date.now() - (answeredAt.get(slot) ?? Number.NEGATIVE_INFINITY) <= ANSWERING_MS;
-    return capOf(slot) * (answering ? ANSWERING_QUEUE_PER_SLOT : QUIET_QUEUE_PER_SLOT);
-  };
+  const maxWaiting = (slot: string): number =>
+    capOf(slot) * (silentFor(slot, Date.now()) <= ANSWERING_MS ? ANSWERING_QUEUE_PER_SLOT : QUIET_QUEUE_PER_SLOT);
   let waitingCount = 0;
 
   /**
-   * Since when each saturated host/endpoint has not answered. A delivery that
-   * finds its receiver saturated goes back to Redis for about as long as the
-   * receiver has been silent (at least 200 ms, at most one attempt deadline):
-   * a busy receiver that keeps answering is retried soon, and a hanging one's
-   * backlog is not claimed and released again every few hundred milliseconds,
-   * which cost Redis two script calls per delivery per round.
+   * A delivery that finds its receiver saturated goes back to Redis for about
+   * as long as the receiver has been silent (at least 200 ms, at most one
+   * attempt deadline): a busy receiver that keeps answering is retried soon,
+   * and a hanging one's backlog is not claimed and released again every few
+   * hundred milliseconds, which cost Redis two script calls per delivery per round.
    */
-  const saturatedSince = new Map<string, number>();
   const saturatedDelay = (slot: string): number => {
-    const now = Date.now();
-    const since = saturatedSince.get(slot) ?? now;
-    saturatedSince.set(slot, since);
-    const base = Math.min(opts.timeoutMs, Math.max(SATURATED_MIN_DELAY_MS, now - since));
+    const base = Math.min(opts.timeoutMs, Math.max(SATURATED_MIN_DELAY_MS, silentFor(slot, Date.now())));
     return base + Math.floor(Math.random() * Math.min(base, 1000));
   };
 
@@ -239,8 +234,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
     if (list && list.length === 0) waiting.delete(slot);
     if (!waiting.has(slot) && !perHost.has(slot)) {
       // Idle: nothing to remember (a host sent to again counts as answering
-      // from its first attempt on), so the maps hold only busy hosts.
-      saturatedSince.delete(slot);
+      // from its first attempt on), so the map holds only busy hosts.
       answeredAt.delete(slot);
     }
   };
@@ -327,10 +321,7 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       hostsFreed = true;
       const at = Date.now();
       for (const k of slots) {
-        if (answered) {
-          saturatedSince.delete(k);
-          answeredAt.set(k, at);
-        }
+        if (answered) answeredAt.set(k, at);
         const left = (perHost.get(k) ?? 1) - 1;
         if (left <= 0) perHost.delete(k);
         else perHost.set(k, left);
