@@ -8,35 +8,17 @@
  * attempt: a delivery that waited here too long goes back to Redis instead,
  * so no other process can claim it while this one still sends it.
  */
-import type { Dispatcher as HttpDispatcher } from 'undici';
-import type { Logger } from '../logger.js';
-import { logs, redactUrl } from '../logger.js';
 import { coerceError } from '../errors.js';
-import type { AttemptRecord, ClaimedDelivery, Outbox } from './outbox.js';
-import type { RetryPolicy } from './policy.js';
-import { decide } from './policy.js';
-import { sendAttempt } from './send.js';
-import { urlMemo } from './url-cache.js';
-import { childTraceparent } from '../trace.js';
-import type { Signer } from './sign.js';
+import type { ClaimedDelivery } from './outbox.js';
+import { createAttempt, type AttemptOptions, type Route } from './attempt.js';
+import { SATURATED_MIN_DELAY_MS, createReceiverSlots } from './receiver-slots.js';
 
-/** How to send one delivery: its signer and extra headers, or why it cannot be sent. */
-export type Route = { signer: Signer; headers: Record<string, string> } | { error: string };
+export type { Route };
 
-export interface DispatcherOptions {
-  outbox: Outbox;
-  agent: HttpDispatcher;
-  /** Signer and headers for a delivery (`default` = WEBHOOK_SECRET, `sub:<id>` = that subscription's). */
-  route(d: ClaimedDelivery): Route | Promise<Route>;
-  /** Policy for task callbacks. */
-  policy: RetryPolicy;
-  /** Policy for subscription deliveries. @default policy */
-  subscriptionPolicy?: RetryPolicy;
+/** What an attempt needs (src/delivery/attempt.ts), and the capacity around attempts. */
+export interface DispatcherOptions extends AttemptOptions {
   /** In-flight attempts per subscription endpoint. @default hostConcurrency */
   endpointConcurrency?: number;
-  logger: Logger;
-  timeoutMs: number;
-  maxResponseBytes: number;
   concurrency: number;
   hostConcurrency: number;
   /** How often to look for due deliveries. @default 100 */
@@ -50,8 +32,6 @@ export interface DispatcherOptions {
    * processes. Must be less than `leaseMs - timeoutMs`. @default 2000
    */
   leaseMarginMs?: number;
-  /** Called after every attempt (metrics, tests). */
-  onAttempt?(d: ClaimedDelivery, attempt: AttemptRecord): void;
 }
 
 export interface DeliveryDispatcher {
@@ -69,18 +49,6 @@ export interface DeliveryDispatcher {
   readonly leaseMs: number;
 }
 
-const hosts = urlMemo((u) => u.host);
-/** Host of a callback URL ('' when it does not parse), for the per-host cap. */
-const hostOf = (url: string): string => hosts(url) ?? '';
-
-/** Shortest wait in Redis for a delivery whose receiver (or this process) is saturated. */
-const SATURATED_MIN_DELAY_MS = 200;
-/** A receiver that answered an attempt this recently (or started being sent to) is draining its queue here (see maxWaiting). */
-const ANSWERING_MS = 1_000;
-/** Deliveries that may wait here per slot of a receiver: a quiet one's, and an answering one's. */
-const QUIET_QUEUE_PER_SLOT = 4;
-const ANSWERING_QUEUE_PER_SLOT = 64;
-
 export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispatcher {
   const pollMs = opts.pollMs ?? 100;
   // Longer than any attempt can take, so only a dead process loses its lease.
@@ -89,8 +57,12 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   if (leaseMs - opts.timeoutMs <= marginMs) {
     throw new RangeError(`leaseMs (${leaseMs}) must exceed timeoutMs (${opts.timeoutMs}) + leaseMarginMs (${marginMs}): no attempt could start`);
   }
-  /** In-flight attempts per `h:<host>` and per `s:<subscription>`. */
-  const perHost = new Map<string, number>();
+  const receivers = createReceiverSlots({
+    hostConcurrency: opts.hostConcurrency,
+    endpointConcurrency: opts.endpointConcurrency ?? opts.hostConcurrency,
+    timeoutMs: opts.timeoutMs,
+  });
+  const attempt = createAttempt(opts);
   let inFlight = 0;
   let stopping = false;
   let timer: NodeJS.Timeout | null = null;
@@ -106,111 +78,12 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
   const startBy = (d: ClaimedDelivery): number => d.leaseUntil - opts.timeoutMs - marginMs;
 
   /**
-   * One attempt. `sent` is called as soon as the HTTP exchange is over (or
-   * was never started), before the attempt is recorded: the per-host cap
-   * limits requests to a receiver, and a Redis round trip must not hold a
-   * receiver's slot.
-   */
-  const attempt = async (d: ClaimedDelivery, sent: (answered: boolean) => void): Promise<void> => {
-    const n = d.attempts + 1;
-    const route = await opts.route(d);
-    const startedAt = new Date();
-    let record: AttemptRecord;
-    let nextAt: number | null = null;
-    if ('error' in route) {
-      sent(false);
-      record = { n, at: startedAt.toISOString(), status_code: null, duration_ms: 0, error: route.error, outcome: 'failed' };
-    } else {
-      // Custom headers first: the signature headers must win.
-      const headers = { ...route.headers, ...route.signer.headers(d.msgId, Math.floor(startedAt.getTime() / 1000), d.body) };
-      if (d.trace) headers.traceparent = childTraceparent(d.trace);
-      const result = await sendAttempt({
-        url: d.url,
-        body: d.body,
-        headers,
-        dispatcher: opts.agent,
-        timeoutMs: opts.timeoutMs,
-        maxResponseBytes: opts.maxResponseBytes,
-      });
-      sent(result.error_kind !== 'timeout' && result.error_kind !== 'connection');
-      const policy = d.sub ? (opts.subscriptionPolicy ?? opts.policy) : opts.policy;
-      const decision = decide(policy, n, result);
-      if (decision.outcome === 'retry') nextAt = Date.now() + (decision.delayMs ?? 0);
-      record = {
-        n,
-        at: startedAt.toISOString(),
-        status_code: result.status_code,
-        duration_ms: result.duration_ms,
-        error: result.error,
-        outcome: decision.outcome,
-      };
-      // Subscription deliveries keep what the receiver said (bounded), for the delivery log.
-      if (d.sub) {
-        record.response_headers = result.response_headers;
-        record.response_excerpt = result.response_excerpt;
-      }
-    }
-    const state = await opts.outbox.record(d.id, record, nextAt, d.lease);
-    opts.onAttempt?.(d, record);
-    if (state === 'stale') {
-      // Only a stalled process gets here (an attempt never starts without room in its lease).
-      opts.logger.warn('callback attempt outlived its lease; recorded, but another claim decides the delivery', { delivery_id: d.id, task_id: d.taskId, attempt: n });
-      return;
-    }
-    // A success is logged at debug only: skip parsing the URL for a line that is dropped.
-    if (record.outcome === 'delivered' && !logs(opts.logger, 'debug')) return;
-    const meta = { delivery_id: d.id, task_id: d.taskId, attempt: n, url: redactUrl(d.url), status_code: record.status_code, outcome: record.outcome };
-    if (record.outcome === 'delivered') opts.logger.debug('callback delivered', meta);
-    else if (record.outcome === 'retry') opts.logger.info('callback attempt failed; will retry', { ...meta, error: record.error, next_at: nextAt });
-    else opts.logger.warn('callback failed for good', { ...meta, error: record.error });
-  };
-
-  const endpointCap = opts.endpointConcurrency ?? opts.hostConcurrency;
-  const capOf = (slot: string): number => (slot.startsWith('s:') ? endpointCap : opts.hostConcurrency);
-  /**
    * Deliveries waiting here for a slot of a busy host/endpoint (or for any
    * slot), oldest first. Bounded: beyond it they wait in Redis instead, so a
    * hanging receiver cannot pile up work in this process.
    */
   const waiting = new Map<string, ClaimedDelivery[]>();
-  /**
-   * When each busy host/endpoint last answered an attempt (any HTTP status),
-   * or, if it has not answered since it was last idle, when it was first sent to.
-   */
-  const answeredAt = new Map<string, number>();
-  /** How long `slot` has been silent (0 for one not sent to). */
-  const silentFor = (slot: string, now: number): number => now - (answeredAt.get(slot) ?? now);
-  /**
-   * How many deliveries may wait here for a slot of `slot`. A receiver that
-   * keeps answering is draining this queue, so it may run deep: released to
-   * Redis, its deliveries would wait there behind every delivery due before
-   * them, a hanging receiver's whole backlog included (a healthy receiver's
-   * callbacks then came in up to ~20 s late in the bench's isolation phase).
-   * Each still leaves for Redis once it could no longer start within its
-   * lease (sweep). A receiver that has gone quiet (no answer for
-   * ANSWERING_MS while sent to) keeps a short queue here.
-   */
-  const maxWaiting = (slot: string): number =>
-    capOf(slot) * (silentFor(slot, Date.now()) <= ANSWERING_MS ? ANSWERING_QUEUE_PER_SLOT : QUIET_QUEUE_PER_SLOT);
   let waitingCount = 0;
-
-  /**
-   * A delivery that finds its receiver saturated goes back to Redis for about
-   * as long as the receiver has been silent (at least 200 ms, at most one
-   * attempt deadline): a busy receiver that keeps answering is retried soon,
-   * and a hanging one's backlog is not claimed and released again every few
-   * hundred milliseconds, which cost Redis two script calls per delivery per round.
-   */
-  const saturatedDelay = (slot: string): number => {
-    const base = Math.min(opts.timeoutMs, Math.max(SATURATED_MIN_DELAY_MS, silentFor(slot, Date.now())));
-    return base + Math.floor(Math.random() * Math.min(base, 1000));
-  };
-
-  const slotsOf = (d: ClaimedDelivery): string[] => {
-    const host = `h:${hostOf(d.url)}`;
-    // A subscription endpoint has its own cap as well as its host's.
-    return d.sub ? [host, `s:${d.sub}`] : [host];
-  };
 
   /**
    * A slot of `slot` freed: starts the oldest deliveries waiting for it until
@@ -232,11 +105,8 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       if (outcome !== 'expired' && outcome !== 'waiting') break;
     }
     if (list && list.length === 0) waiting.delete(slot);
-    if (!waiting.has(slot) && !perHost.has(slot)) {
-      // Idle: nothing to remember (a host sent to again counts as answering
-      // from its first attempt on), so the map holds only busy hosts.
-      answeredAt.delete(slot);
-    }
+    // Idle: nothing to remember about this receiver.
+    if (!waiting.has(slot) && !receivers.busy(slot)) receivers.forget(slot);
   };
 
   /**
@@ -293,13 +163,14 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       release(d, 0);
       return 'expired';
     }
-    const slots = slotsOf(d);
-    const full = inFlight >= opts.concurrency ? '*' : slots.find((k) => (perHost.get(k) ?? 0) >= capOf(k));
+    const slots = receivers.of(d);
+    const full = inFlight >= opts.concurrency ? '*' : receivers.full(slots);
     if (full !== undefined) {
       const list = waiting.get(full) ?? [];
-      if (list.length >= (full === '*' ? opts.concurrency : maxWaiting(full))) {
+      const now = Date.now();
+      if (list.length >= (full === '*' ? opts.concurrency : receivers.maxWaiting(full, now))) {
         // This receiver is saturated: the delivery waits in Redis, not here.
-        release(d, full === '*' ? SATURATED_MIN_DELAY_MS + Math.floor(Math.random() * 300) : saturatedDelay(full));
+        release(d, full === '*' ? SATURATED_MIN_DELAY_MS + Math.floor(Math.random() * 300) : receivers.saturatedDelay(full, now));
         return 'released';
       }
       list.push(d);
@@ -309,23 +180,12 @@ export function createDeliveryDispatcher(opts: DispatcherOptions): DeliveryDispa
       return full === '*' ? 'waiting-any' : 'waiting';
     }
     inFlight += 1;
-    const startedAt = Date.now();
-    for (const k of slots) {
-      perHost.set(k, (perHost.get(k) ?? 0) + 1);
-      // A receiver sent to after a pause counts as answering until it proves quiet.
-      if (!answeredAt.has(k)) answeredAt.set(k, startedAt);
-    }
+    receivers.take(slots, Date.now());
     let hostsFreed = false;
     const freeHosts = (answered = false): void => {
       if (hostsFreed) return;
       hostsFreed = true;
-      const at = Date.now();
-      for (const k of slots) {
-        if (answered) answeredAt.set(k, at);
-        const left = (perHost.get(k) ?? 1) - 1;
-        if (left <= 0) perHost.delete(k);
-        else perHost.set(k, left);
-      }
+      receivers.free(slots, answered, Date.now());
       for (const k of slots) pump(k);
     };
     attempt(d, freeHosts)

@@ -10,6 +10,7 @@ import type { Outcome, TaskFields, TaskStore } from '../store/task-store.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
 import type { SubscriptionMatcher } from '../delivery/subscriptions.js';
 import { claimed, outcomeDeliveries, outcomePayload, progressDeliveryId } from './outcome.js';
+import { subscribersOf } from './task-events.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 export interface Finisher {
@@ -30,9 +31,10 @@ export function createFinisher(opts: FinisherOptions): Finisher {
     async finish(fields, outcome, log) {
       const now = new Date();
       const payload = outcomePayload(fields, outcome, now, opts.config.CALLBACK_INCLUDE_TRACEBACK);
-      const match = (event: string) =>
-        opts.subscriptions.matching(fields.tenant ?? '', event, fields.type ?? '', fields.project ? fields.project : null);
-      const [subs, progressSubs] = await Promise.all([match(payload.event), match('task.progress')]);
+      const [subs, progressSubs] = await Promise.all([
+        subscribersOf(opts.subscriptions, fields, payload.event),
+        subscribersOf(opts.subscriptions, fields, 'task.progress'),
+      ]);
       const entries = outcomeDeliveries(fields, payload, subs, now, opts.dispatcher !== null);
       const progressIds = progressSubs.map((s) => progressDeliveryId(fields.id ?? '', s.id));
       const leaseEnd = Date.now() + (opts.dispatcher?.leaseMs ?? 0);

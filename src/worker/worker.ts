@@ -14,7 +14,7 @@ import type { Keys } from '../store/keys.js';
 import type { Outcome, TakenJob, TaskFields, TaskStore } from '../store/task-store.js';
 import { createQueue, type TaskQueue } from '../queue/queues.js';
 import { createConsumer, type Consumer } from '../queue/consumer.js';
-import { parseJob, pauseJob, retryJob } from '../queue/job.js';
+import { parseJob, retryJob } from '../queue/job.js';
 import type { DeliveryDispatcher } from '../delivery/dispatcher.js';
 import { failureFromError } from '../delivery/payload.js';
 import type { SubscriptionMatcher } from '../delivery/subscriptions.js';
@@ -22,10 +22,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import { traceId } from '../trace.js';
 import { runTask, StopSwitch } from './base-task.js';
 import { createProgressWriter } from './progress.js';
-import { claimed, progressEntry, startedDeliveries } from './outcome.js';
 import { createFinisher } from './finisher.js';
+import { createTaskEvents } from './task-events.js';
 import { queuedAt } from '../store/fields.js';
 import { within } from '../within.js';
+import { recentIds } from './recent-ids.js';
+import { putBack, recoverFromFault, type JobProgress, type JobResult } from './fault.js';
 
 export interface WorkerOptions {
   config: Config;
@@ -70,40 +72,6 @@ const EARLY_CANCEL_MS = 10_000;
 /** At most this many are kept (every worker hears every cancel; most are for other workers' tasks). */
 const EARLY_CANCEL_MAX = 10_000;
 
-/** Ids heard of lately: each is forgotten after `ttlMs` (and the oldest first beyond EARLY_CANCEL_MAX). */
-function recentIds(ttlMs: number): { add(id: string): void; take(id: string): boolean } {
-  const heard = new Map<string, number>(); // id → when, in insertion order
-  return {
-    add(id) {
-      const now = Date.now();
-      for (const [k, at] of heard) {
-        if (at > now - ttlMs && heard.size < EARLY_CANCEL_MAX) break;
-        heard.delete(k);
-      }
-      heard.delete(id);
-      heard.set(id, now);
-    },
-    take(id) {
-      const at = heard.get(id);
-      if (at === undefined) return false;
-      heard.delete(id);
-      return at > Date.now() - ttlMs;
-    },
-  };
-}
-
-/** How a job left this worker: its outcome, or why it has none here. */
-type JobResult = { outcome: string };
-
-/**
- * What one job has reached so far, for the fault path: the task record once
- * `take.lua` has started it, and whether its outcome is written.
- */
-interface JobProgress {
-  fields: TaskFields | null;
-  settled: boolean;
-}
-
 export function createWorker(opts: WorkerOptions): Worker {
   const { config, store, registry } = opts;
   /** Set once the shutdown grace has run out: every running or starting task is handed back. */
@@ -114,33 +82,14 @@ export function createWorker(opts: WorkerOptions): Worker {
   /** Stop switches of the tasks running here, with the generation each runs (cancel requests, shutdown). */
   const stops = new Map<string, { stop: StopSwitch; gen: string }>();
   /** Cancel requests (`{task id}:{gen}`) that arrived for runs not here (yet). */
-  const early = recentIds(EARLY_CANCEL_MS);
+  const early = recentIds(EARLY_CANCEL_MS, EARLY_CANCEL_MAX);
   const current = new Map<string, RunningTask>();
   /** Jobs taken here and not yet settled. */
   let running = 0;
   const idle: (() => void)[] = [];
-  const leaseEnd = (): number => Date.now() + (opts.dispatcher?.leaseMs ?? 0);
-
-  const subsFor = (fields: TaskFields, event: string) =>
-    opts.subscriptions.matching(fields.tenant ?? '', event, fields.type ?? '', fields.project ? fields.project : null);
-
   const finisher = createFinisher({ config, store, subscriptions: opts.subscriptions, dispatcher: opts.dispatcher, metrics: opts.metrics });
-
-  const announceStart = async (fields: TaskFields): Promise<void> => {
-    const entries = startedDeliveries(fields, await subsFor(fields, 'task.started'), new Date());
-    if (entries.length === 0) return;
-    const leaseUntil = leaseEnd();
-    const created = new Set(await store.enqueue(fields, entries, leaseUntil));
-    if (opts.dispatcher) for (const e of entries) if (created.has(e.deliveryId)) opts.dispatcher.deliverNow(claimed(e, fields.id ?? '', leaseUntil));
-  };
-
-  const progressEvents = (fields: TaskFields, log: Logger) => (percent: number): void => {
-    subsFor(fields, 'task.progress')
-      .then((subs) =>
-        Promise.all(subs.map((s) => store.progressEvent(fields, progressEntry(fields, s, percent, new Date()), config.PROGRESS_EVENT_INTERVAL_MS))),
-      )
-      .catch((err: unknown) => log.debug('progress event not written', { err: coerceError(err).message }));
-  };
+  const events = createTaskEvents({ config, store, subscriptions: opts.subscriptions, dispatcher: opts.dispatcher });
+  const faults = { finisher, store, stallIntervalMs: config.STALL_INTERVAL_MS, logger: opts.logger };
 
   const failWith = (err: Error): Outcome => ({ status: 'failed', error: failureFromError(err) });
 
@@ -157,63 +106,10 @@ export function createWorker(opts: WorkerOptions): Worker {
     try {
       return await runJob(queue, job, stop, progress);
     } catch (err) {
-      return await recoverFromFault(queue, job, progress, coerceError(err));
+      return await recoverFromFault(faults, queue, job, progress, coerceError(err));
     } finally {
       stops.delete(taskId);
       current.delete(taskId);
-    }
-  };
-
-  /**
-   * Something threw where nothing should (a handler result JSON cannot
-   * encode, a schema with an async refinement, a Redis script error). The
-   * task record would still say `running` with nothing left to run it. So:
-   * settle the task as failed (`internal_error`) if it was started and not
-   * yet settled; if even that cannot be written (Redis refuses writes, say),
-   * put the job back after a pause (src/queue/job.ts: it doubles with each
-   * fault, up to 5 minutes, so a sick Redis is not hammered). The record
-   * stays `running`, so each re-run counts as a lost run: the handler runs at
-   * most TASK_MAX_LOST more times and later runs only try to write the
-   * `worker_lost` outcome, until Redis takes it. If the pause cannot be
-   * written either, the job stays active and bee-queue's stall check puts it
-   * back.
-   */
-  const recoverFromFault = async (queue: QueueName, job: TakenJob, progress: JobProgress, err: Error): Promise<JobResult> => {
-    const log = opts.logger.child({ task_id: job.id, queue });
-    if (progress.settled) {
-      log.error('worker fault after the task was settled', { err: err.message, stack: err.stack });
-      return { outcome: 'settled' };
-    }
-    if (progress.fields) {
-      const error = { ...failureFromError(err), message: `The worker could not finish this task: ${err.message}`, error_type: 'internal_error' };
-      try {
-        await finisher.finish(progress.fields, { status: 'failed', error }, log);
-        log.error('task failed by a worker fault', { err: err.message, stack: err.stack });
-        return { outcome: 'failed' };
-      } catch (writeErr) {
-        log.error('worker fault, and the failure could not be written either', { err: err.message, write_err: coerceError(writeErr).message });
-      }
-    } else {
-      log.error('worker fault before the task started', { err: err.message, stack: err.stack });
-    }
-    const pause = pauseJob(parseJob(job.job), err.stack ?? err.message, config.STALL_INTERVAL_MS, Date.now());
-    const claim = 'fields' in job.verdict ? (job.verdict.fields.claim ?? '') : '';
-    const back = await putBack(() => store.pauseJob(job.id, queue, claim, pause), log);
-    return { outcome: back === null ? 'stalled' : back ? 'paused' : 'stale' };
-  };
-
-  /**
-   * Puts a job back in line: what the write answered (false: the claim is no
-   * longer this worker's, the job someone else's), or null when Redis refused.
-   * The job then stays active and unguarded, bee-queue's stall check puts it
-   * back, and the task, still `running`, counts its next run as a lost one.
-   */
-  const putBack = async (write: () => Promise<boolean>, log: Logger): Promise<boolean | null> => {
-    try {
-      return await write();
-    } catch (err) {
-      log.warn('could not put the job back; the stall check will', { err: coerceError(err).message });
-      return null;
     }
   };
 
@@ -256,9 +152,9 @@ export function createWorker(opts: WorkerOptions): Worker {
       return { outcome: 'failed' };
     }
 
-    announceStart(fields).catch((err: unknown) => log.warn('task.started event not written', { err: coerceError(err).message }));
+    events.announceStart(fields).catch((err: unknown) => log.warn('task.started event not written', { err: coerceError(err).message }));
     const options = fields.opts ? (JSON.parse(fields.opts) as { timeout_s?: number }) : {};
-    const progress = createProgressWriter(store, taskId, log, progressEvents(fields, log));
+    const progress = createProgressWriter(store, taskId, log, events.progressEvents(fields, log));
     current.set(taskId, { task_id: taskId, task_type: fields.type ?? '', queue, started: Number(fields.started ?? Date.now()) });
     log.debug('task started');
     const run = await runTask({
