@@ -1,5 +1,5 @@
 /**
- * `npm run bench:compare -- --base REV [--head REV] [--reps 3] [--seconds 8] [--rate 1500]`
+ * `npm run bench:compare -- --base REV [--head REV] [--reps 3] [--seconds 8] [--rate 1500] [--drain N]`
  *
  * Two builds of taskhook measured in one session, alternating run by run, so
  * a shared machine's changing speed hits both alike: a before/after that the
@@ -12,7 +12,9 @@
  * CPU ms per task per process, Redis traffic per task (commands, socket
  * reads: counts, so exact whatever the machine's speed), the worker's garbage
  * collections per task (from its METRICS_PORT), submit → callback p50/p99 at a
- * paced rate, and worker RSS at the end.
+ * paced rate, and worker RSS at the end. With `--drain N`, each run is
+ * instead the worker alone working through N queued tasks (bench/lib/drain.ts):
+ * worker, Redis and receiver CPU per task, closer than the closed loop reads them.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -29,6 +31,7 @@ import { latency, meteredThroughput, warmUp } from './lib/phases.js';
 import { gcMeter } from './lib/gc-meter.js';
 import { aggregate, fmtAgg } from './lib/stats.js';
 import { stealMeter } from './lib/cpu.js';
+import { drainPhase } from './lib/drain.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -38,10 +41,11 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '8' },
     rate: { type: 'string', default: '1500' },
+    drain: { type: 'string' },
   },
 });
 if (!values.base) {
-  process.stderr.write('usage: npm run bench:compare -- --base REV [--head REV] [--reps N] [--seconds S] [--rate R]\n');
+  process.stderr.write('usage: npm run bench:compare -- --base REV [--head REV] [--reps N] [--seconds S] [--rate R] [--drain TASKS]\n');
   process.exit(2);
 }
 const log = (m: string): void => void process.stderr.write(`${m}\n`);
@@ -103,11 +107,42 @@ async function main(): Promise<void> {
     digits.set(k, decimals);
   };
 
+  const drainRun = (b: Build, name: string, env: Record<string, string>, tasks: number) =>
+    drainPhase({
+      group,
+      logDir,
+      name,
+      redis,
+      receiver,
+      load,
+      env,
+      tasks,
+      apiScript: join(b.dir, 'dist/src/bin/api.js'),
+      workerScript: join(b.dir, 'dist/src/bin/worker.js'),
+      workerFlags: b.workerFlags,
+    });
+  if (values.drain) {
+    // Not counted: the receiver and the load generator are fresh processes, and
+    // their first thousands of requests run before the JIT has compiled them.
+    const env = productEnv(redis.url, { WORKER_CONCURRENCY: '50', WORKER_QUEUES: 'debug', PORT: String(await freePort()) });
+    await drainRun(base, 'warm-up', env, 5000);
+    await redis.flushall();
+  }
+
   for (let rep = 0; rep < Number(values.reps); rep++) {
     for (const b of rep % 2 === 0 ? [base, head] : [head, base]) {
       await redis.flushall();
       const port = await freePort();
       const env = productEnv(redis.url, { WORKER_CONCURRENCY: '50', WORKER_QUEUES: 'debug', PORT: String(port), SHUTDOWN_GRACE_MS: '2000' });
+      if (values.drain) {
+        const d = await drainRun(b, `${b.rev}-${rep}`, env, Number(values.drain));
+        add(b, 'drain: worker CPU ms/task', d.cpuMsPerTask.worker, 4);
+        add(b, 'drain: Redis CPU ms/task', d.cpuMsPerTask.redis, 4);
+        add(b, 'drain: receiver CPU ms/task', d.cpuMsPerTask.receiver, 4);
+        add(b, 'drain: wall ms/task', d.wallMsPerTask, 4);
+        log(`  run ${rep + 1} ${b.name}: worker ${d.cpuMsPerTask.worker.toFixed(4)} ms/task over ${d.tasks} tasks`);
+        continue;
+      }
       const api = group.node(join(b.dir, 'dist/src/bin/api.js'), { env, logFile: logPath(logDir, `${b.rev}-api-${rep}`), compiled: true });
       const url = `http://127.0.0.1:${port}`;
       await waitReady(url, api, 30_000);
