@@ -8,7 +8,7 @@
  * Why: in the closed loop five processes share two cores and the worker's
  * CPU per task moves ±15% from run to run; draining, the worker is the one
  * busy process (its wall time per task ≈ its CPU per task), and in a quiet
- * hour runs of one build stay within ~±5% (docs/benchmarks.md, How to run).
+ * hour most runs stay within ~±4% (docs/benchmarks.md, How to run).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds } from './cpu.js';
