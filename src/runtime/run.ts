@@ -61,8 +61,11 @@ function shutdownPlan(logger: Logger, graceMs: number): ShutdownPlan {
     async (signal) => {
       const interrupted = phase === 'starting';
       phase = 'stopping';
+      const began = Date.now();
       await stopAll();
       if (interrupted) logger.warn(`${signal} during start-up: stopped what had started`);
+      // The last line of a clean stop, so logs tell a drain that finished from a process that was killed.
+      else logger.info(`${signal}: drained and stopped in ${Date.now() - began} ms`);
       return interrupted ? signalExitCode(signal) : 0;
     },
     deadlineMs,

@@ -138,6 +138,7 @@ describe('runtime: npm start and its private Redis', function () {
     const out = run.output();
     expect(code, out).to.equal(0);
     expect(out).to.include('task handed back at shutdown');
+    expect(out).to.match(/SIGINT: drained and stopped in \d+ ms/);
     expect(out).to.not.include('ECONNREFUSED');
     expect(ms).to.be.below(6_000); // the grace (1.5 s) and the rest of the drain; it took ~20 s of reconnects
     expect(await redisGoneFrom(redisPort)).to.deep.equal([]);
