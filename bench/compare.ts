@@ -107,7 +107,10 @@ async function main(): Promise<void> {
     digits.set(k, decimals);
   };
 
-  const drainRun = (b: Build, name: string, env: Record<string, string>, tasks: number) =>
+  /** Every run's settings: one API on `port`, one worker (50 at once) on the debug queue. */
+  const runEnv = (port: number): Record<string, string> =>
+    productEnv(redis.url, { WORKER_CONCURRENCY: '50', WORKER_QUEUES: 'debug', PORT: String(port), SHUTDOWN_GRACE_MS: '2000' });
+  const drainRun = async (b: Build, name: string, tasks: number) =>
     drainPhase({
       group,
       logDir,
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
       redis,
       receiver,
       load,
-      env,
+      env: runEnv(await freePort()),
       tasks,
       apiScript: join(b.dir, 'dist/src/bin/api.js'),
       workerScript: join(b.dir, 'dist/src/bin/worker.js'),
@@ -124,18 +127,15 @@ async function main(): Promise<void> {
   if (values.drain) {
     // Not counted: the receiver and the load generator are fresh processes, and
     // their first thousands of requests run before the JIT has compiled them.
-    const env = productEnv(redis.url, { WORKER_CONCURRENCY: '50', WORKER_QUEUES: 'debug', PORT: String(await freePort()) });
-    await drainRun(base, 'warm-up', env, 5000);
+    await drainRun(base, 'warm-up', 5000);
     await redis.flushall();
   }
 
   for (let rep = 0; rep < Number(values.reps); rep++) {
     for (const b of rep % 2 === 0 ? [base, head] : [head, base]) {
       await redis.flushall();
-      const port = await freePort();
-      const env = productEnv(redis.url, { WORKER_CONCURRENCY: '50', WORKER_QUEUES: 'debug', PORT: String(port), SHUTDOWN_GRACE_MS: '2000' });
       if (values.drain) {
-        const d = await drainRun(b, `${b.rev}-${rep}`, env, Number(values.drain));
+        const d = await drainRun(b, `${b.rev}-${rep}`, Number(values.drain));
         add(b, 'drain: worker CPU ms/task', d.cpuMsPerTask.worker, 4);
         add(b, 'drain: Redis CPU ms/task', d.cpuMsPerTask.redis, 4);
         add(b, 'drain: receiver CPU ms/task', d.cpuMsPerTask.receiver, 4);
@@ -143,6 +143,8 @@ async function main(): Promise<void> {
         log(`  run ${rep + 1} ${b.name}: worker ${d.cpuMsPerTask.worker.toFixed(4)} ms/task over ${d.tasks} tasks`);
         continue;
       }
+      const port = await freePort();
+      const env = runEnv(port);
       const api = group.node(join(b.dir, 'dist/src/bin/api.js'), { env, logFile: logPath(logDir, `${b.rev}-api-${rep}`), compiled: true });
       const url = `http://127.0.0.1:${port}`;
       await waitReady(url, api, 30_000);
